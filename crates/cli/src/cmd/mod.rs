@@ -1,0 +1,23 @@
+//! One module per command family.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::{Cli, Command};
+
+/// `-c`, then `$FINDINGS_BRIDGE_CONFIG` (clap reads it), then `./findings-bridge.yaml`.
+pub fn config_path(cli: &Cli) -> PathBuf {
+    cli.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("findings-bridge.yaml"))
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Validate => anyhow::bail!("validate: not built yet"),
+        Command::Plan { .. } | Command::Apply { .. } => anyhow::bail!("plan/apply: not built yet"),
+        Command::Run | Command::Status { .. } => anyhow::bail!("run/status: not built yet"),
+        Command::Mappings(_) | Command::Store(_) => anyhow::bail!("store: not built yet"),
+        Command::Backlog(_) => anyhow::bail!("backlog: not built yet"),
+    }
+}

@@ -1,0 +1,1 @@
+//! `fb-daemon`: the long-running process: axum server, schedules, reload, health, metrics.
