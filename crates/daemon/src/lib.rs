@@ -1,1 +1,4 @@
-//! `fb-daemon`: the long-running process: axum server, schedules, reload, health, metrics.
+//! `fb-daemon`: the long-running process (axum server, schedules, reload, health, metrics) and
+//! the reconcile orchestration shared by `plan`/`apply` and the scheduled reconcile.
+
+pub mod reconcile;

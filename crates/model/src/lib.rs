@@ -16,6 +16,7 @@
 pub mod compile;
 pub mod config;
 pub mod finding;
+pub mod pattern;
 pub mod plan;
 pub mod regions;
 pub mod resources;

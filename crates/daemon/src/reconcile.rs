@@ -1,0 +1,1 @@
+//! Placeholder: the reconcile orchestration (owned by the reconcile helper).

@@ -1,0 +1,1 @@
+//! Placeholder: EventBridge pattern matching (owned by the pipeline helper).
