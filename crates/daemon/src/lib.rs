@@ -2,3 +2,4 @@
 //! the reconcile orchestration shared by `plan`/`apply` and the scheduled reconcile.
 
 pub mod reconcile;
+pub mod schedule;
