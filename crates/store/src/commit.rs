@@ -1,0 +1,59 @@
+//! Group commit: many writers, few `fsync`s.
+//!
+//! Measured on sled 0.34 (DESIGN §5): a `flush_async()` awaited per request collapsed to about 1
+//! request/s, while one flush on a blocking thread that then releases every writer who wrote
+//! before it began sustained ~9,400 events/s. This module is that second scheme.
+//!
+//! Mechanism: flushes are numbered. A writer inserts, then reads `started` and so needs flush
+//! `started + 1` — the first flush that *begins* after its insert, hence covers it. Writers queue
+//! on one async lock; whoever holds it and still finds its flush not done becomes the flusher for
+//! everybody queued behind it (they find `completed` already past their number and return at
+//! once). That gives the "one flusher, wakes all earlier writers" behaviour without a background
+//! task, so it works from any tokio runtime and survives a cancelled caller (a dropped leader
+//! just means the next waiter flushes).
+//!
+//! Must not: hold a std lock across `.await`, or run `flush()` on an async worker thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::StoreError;
+
+#[derive(Debug, Default)]
+pub(crate) struct GroupCommit {
+    /// Number of flushes begun.
+    started: AtomicU64,
+    /// Highest flush number that completed successfully.
+    completed: AtomicU64,
+    /// Held by the writer that runs the current flush.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl GroupCommit {
+    /// Returns once everything written before this call is durable on disk.
+    pub(crate) async fn wait_durable(&self, db: &sled::Db) -> Result<(), StoreError> {
+        // SeqCst: the caller's insert happens before this load, and a flusher's increment
+        // happens before its flush, so flush `need` (or later) necessarily covers the insert.
+        let need = self.started.load(Ordering::SeqCst) + 1;
+        if self.completed.load(Ordering::SeqCst) >= need {
+            return Ok(());
+        }
+        let _turn = self.flushing.lock().await;
+        if self.completed.load(Ordering::SeqCst) >= need {
+            return Ok(());
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let db = db.clone();
+        let flushed = tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|source| StoreError::FlushTask { source })?;
+        let bytes = flushed.map_err(|source| StoreError::Flush { source })?;
+        self.completed.fetch_max(number, Ordering::SeqCst);
+        tracing::trace!(flush = number, bytes, "group commit flushed");
+        Ok(())
+    }
+
+    /// Flushes completed so far (tests and metrics: proves batching happened).
+    pub(crate) fn flushes(&self) -> u64 {
+        self.completed.load(Ordering::SeqCst)
+    }
+}
