@@ -1,0 +1,173 @@
+//! One failed AWS call, reduced to what callers need: which operation, the full cause chain as
+//! text, the service error code, and whether a later attempt can help.
+//!
+//! Must not: hold request bodies (they may carry secrets); only SDK error messages end up here,
+//! and AWS never echoes secret values in them.
+
+use aws_sdk_eventbridge::config::http::HttpResponse;
+use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Service error codes a later attempt can get past.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "ConcurrentModificationException",
+    "ConcurrentUpdateError",
+    "InternalException",
+    "InternalFailure",
+    "InternalServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+/// True when a service error code means "try again later".
+pub fn is_retryable_code(code: &str) -> bool {
+    RETRYABLE_CODES.contains(&code)
+}
+
+/// True for HTTP statuses that mean "try again later" (throttled, server-side failure).
+pub fn is_retryable_status(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+/// A failed AWS call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct AwsCallError {
+    /// `service:Operation`, as in [`crate::OPERATIONS`].
+    pub operation: &'static str,
+    /// The service error code (`AccessDenied`, `ResourceNotFoundException`…), when AWS gave one.
+    pub code: Option<String>,
+    /// The whole cause chain.
+    pub message: String,
+    /// A later attempt may succeed (throttling, time-out, 5xx).
+    pub retryable: bool,
+}
+
+impl AwsCallError {
+    /// Reduces an SDK error. Time-outs and transport failures are retryable; service errors by
+    /// their code or HTTP status; a request the SDK could not build is not.
+    pub fn from_sdk<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let retryable = match err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ResponseError(ctx) => is_retryable_status(ctx.raw().status().as_u16()),
+            SdkError::ServiceError(ctx) => {
+                code.as_deref().is_some_and(is_retryable_code)
+                    || is_retryable_status(ctx.raw().status().as_u16())
+            }
+            _ => false,
+        };
+        AwsCallError {
+            operation,
+            code,
+            message: DisplayErrorContext(err).to_string(),
+            retryable,
+        }
+    }
+
+    /// An error that came from no SDK call (a value AWS should have returned was missing…).
+    pub fn other(operation: &'static str, message: impl Into<String>) -> Self {
+        AwsCallError {
+            operation,
+            code: None,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// True when AWS said the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("ResourceNotFoundException" | "NoSuchEntity" | "NoSuchEntityException")
+        )
+    }
+}
+
+/// Extension to turn `Result<T, SdkError>` into `Result<T, AwsCallError>` with the operation.
+pub(crate) trait CallContext<T> {
+    fn op(self, operation: &'static str) -> Result<T, AwsCallError>;
+}
+
+impl<T, E> CallContext<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn op(self, operation: &'static str) -> Result<T, AwsCallError> {
+        self.map_err(|e| AwsCallError::from_sdk(operation, &e))
+    }
+}
+
+/// An error and all its sources, joined with `: ` (what a report or a log line shows).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        // SDK errors often repeat their source in their own message; skip exact repeats.
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        for code in [
+            "ThrottlingException",
+            "LimitExceededException",
+            "InternalFailure",
+        ] {
+            assert!(is_retryable_code(code), "{code}");
+        }
+        for code in [
+            "AccessDenied",
+            "ValidationException",
+            "FindingNotFound",
+            "InvalidInput",
+        ] {
+            assert!(!is_retryable_code(code), "{code}");
+        }
+        assert!(is_retryable_status(429));
+        assert!(is_retryable_status(503));
+        assert!(!is_retryable_status(400));
+        assert!(!is_retryable_status(403));
+    }
+
+    #[test]
+    fn not_found_codes_are_recognised() {
+        let mut e = AwsCallError::other("iam:GetRole", "gone");
+        assert!(!e.is_not_found());
+        e.code = Some("NoSuchEntity".into());
+        assert!(e.is_not_found());
+        e.code = Some("ResourceNotFoundException".into());
+        assert!(e.is_not_found());
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner cause")]
+    struct Inner;
+
+    #[test]
+    fn chain_joins_every_source() {
+        assert_eq!(error_chain(&Outer(Inner)), "outer: inner cause");
+    }
+}
