@@ -36,7 +36,7 @@ enum Line {
         value: String,
     },
     Mapping {
-        value: Mapping,
+        value: Box<Mapping>,
     },
     Intent {
         value: CreateIntent,
@@ -172,7 +172,7 @@ impl Store {
             write_line(
                 out,
                 &Line::Mapping {
-                    value: m.map_err(read)?,
+                    value: Box::new(m.map_err(read)?),
                 },
             )?;
         }

@@ -57,3 +57,32 @@ impl GroupCommit {
         self.completed.load(Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writers that queue behind a running flush share the next one: N waiters, 1 flush.
+    #[tokio::test(flavor = "current_thread")]
+    async fn queued_writers_share_one_flush() {
+        let db = sled::Config::new().temporary(true).open().expect("open");
+        let commit = std::sync::Arc::new(GroupCommit::default());
+        let held = commit.flushing.lock().await; // as if a flush were running
+        let mut waiters = Vec::new();
+        for n in 0..50u64 {
+            db.insert(n.to_be_bytes(), &[]).expect("insert");
+            let (commit, db) = (commit.clone(), db.clone());
+            waiters.push(tokio::spawn(async move { commit.wait_durable(&db).await }));
+        }
+        // On this single-threaded runtime, yielding lets every waiter run up to the lock.
+        tokio::task::yield_now().await;
+        drop(held);
+        for w in waiters {
+            w.await.expect("join").expect("durable");
+        }
+        assert_eq!(commit.flushes(), 1);
+        // A later writer needs a later flush.
+        commit.wait_durable(&db).await.expect("durable");
+        assert_eq!(commit.flushes(), 2);
+    }
+}
