@@ -5,6 +5,7 @@
 //! They run on whatever parts of the file could be read, so a broken section elsewhere does not
 //! hide these problems. Must not: report a problem that `load.rs` or `rule.rs` already reports.
 
+use super::rule::RuleHead;
 use super::walk::{join, Walker};
 use super::{Backlog, Delivery, Rule, RulePattern};
 use crate::compile::{self, MAX_EVENT_PATTERN_LEN};
@@ -25,19 +26,24 @@ pub(super) struct Parts<'a> {
     pub backlog: Option<&'a Backlog>,
     /// Rules that could be read, with their index in the file.
     pub rules: Vec<(usize, &'a Rule)>,
+    /// Name and delivery of every rule, read or not, in file order.
+    pub heads: Vec<&'a RuleHead>,
 }
 
 pub(super) fn check(w: &mut Walker, parts: &Parts<'_>) {
     duplicate_rule_names(w, parts);
-    for (i, rule) in &parts.rules {
-        let path = format!("rules[{i}]");
-        if rule.delivery == Delivery::Relay && parts.has_relay == Some(false) {
+    for (i, head) in parts.heads.iter().enumerate() {
+        if head.delivery == Some(Delivery::Relay) && parts.has_relay == Some(false) {
+            let message = "relay delivery needs a top-level relay: section (public_url, api_key)";
             w.error_at(
-                &join(&path, "delivery"),
+                &format!("rules[{i}].delivery"),
                 Some("relay".into()),
-                "relay delivery needs a top-level relay: section (public_url, api_key)",
+                message,
             );
         }
+    }
+    for (i, rule) in &parts.rules {
+        let path = format!("rules[{i}]");
         if let Some(backlog) = parts.backlog {
             priority_coverage(w, &path, rule, backlog);
             if let Some(name) = parts.name {
@@ -53,15 +59,18 @@ pub(super) fn check(w: &mut Walker, parts: &Parts<'_>) {
 
 fn duplicate_rule_names(w: &mut Walker, parts: &Parts<'_>) {
     let mut seen: Vec<&str> = Vec::new();
-    for (i, rule) in &parts.rules {
-        if seen.contains(&rule.name.as_str()) {
+    for (i, head) in parts.heads.iter().enumerate() {
+        let Some(name) = head.name.as_deref() else {
+            continue;
+        };
+        if seen.contains(&name) {
             w.error_at(
                 &format!("rules[{i}].name"),
-                Some(rule.name.clone()),
+                Some(name.to_owned()),
                 "duplicate rule name",
             );
         } else {
-            seen.push(&rule.name);
+            seen.push(name);
         }
     }
 }

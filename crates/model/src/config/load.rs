@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use saphyr::{LoadableYamlNode, MarkedYaml};
 
 use super::error::{ConfigError, ConfigErrors};
+use super::rule::RuleHead;
 use super::walk::{Fields, Node, Walker};
 use super::*;
 use crate::regions::is_known_region;
@@ -225,11 +226,17 @@ fn config(w: &mut Walker, root: &Node<'_>) -> Option<Config> {
                 .iter()
                 .flatten()
                 .enumerate()
-                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
+                .filter_map(|(i, (r, _))| Some((i, r.as_ref()?)))
                 .collect(),
+            heads: rules.iter().flatten().map(|(_, head)| head).collect(),
         },
     );
-    let rules = rules.and_then(|rules| rules.into_iter().collect::<Option<Vec<Rule>>>());
+    let rules = rules.and_then(|rules| {
+        rules
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect::<Option<Vec<Rule>>>()
+    });
     let server = opt(&top, "server", |n| server(w, n));
     let store = opt(&top, "store", |n| store(w, n));
     let schedules = opt(&top, "schedules", |n| schedules(w, n));
@@ -734,8 +741,9 @@ fn relay(w: &mut Walker, node: &Node<'_>) -> Option<Relay> {
     })
 }
 
-/// Every rule, each `None` when broken, so cross-rule checks still see the good ones.
-fn rules(w: &mut Walker, node: &Node<'_>) -> Option<Vec<Option<Rule>>> {
+/// Every rule, each `None` when broken, so cross-rule checks still see the good ones, and the
+/// heads (name, delivery) of all of them.
+fn rules(w: &mut Walker, node: &Node<'_>) -> Option<Vec<(Option<Rule>, RuleHead)>> {
     let items = w.list(node, "rules")?;
     if items.is_empty() {
         w.error(node, "rules", None, "list at least one rule");

@@ -21,8 +21,17 @@ fn keys(section: &str) -> &'static [&'static str] {
         .unwrap_or(&[])
 }
 
-pub(super) fn rule(w: &mut Walker, node: &Node<'_>, path: &str) -> Option<Rule> {
-    let f = w.mapping(node, path, keys("rules[]"), &["name", "issue"])?;
+/// What cross-rule checks need from a rule even when the rest of it is broken.
+#[derive(Debug, Default)]
+pub(super) struct RuleHead {
+    pub name: Option<String>,
+    pub delivery: Option<Delivery>,
+}
+
+pub(super) fn rule(w: &mut Walker, node: &Node<'_>, path: &str) -> (Option<Rule>, RuleHead) {
+    let Some(f) = w.mapping(node, path, keys("rules[]"), &["name", "issue"]) else {
+        return (None, RuleHead::default());
+    };
     let name = f
         .get("name")
         .and_then(|n| rule_name(w, n, &f.path_of("name")));
@@ -53,15 +62,22 @@ pub(super) fn rule(w: &mut Walker, node: &Node<'_>, path: &str) -> Option<Rule> 
         None => Some(true),
         Some(n) => w.boolean(n, &f.path_of("enabled")),
     };
-    Some(Rule {
-        name: name?,
-        delivery: delivery?,
-        pattern: pattern?,
-        rate_limit_per_second: rate?,
-        issue: issue?,
-        vars: vars?,
-        enabled: enabled?,
-    })
+    let head = RuleHead {
+        name: name.clone(),
+        delivery,
+    };
+    let rule = (|| {
+        Some(Rule {
+            name: name?,
+            delivery: delivery?,
+            pattern: pattern?,
+            rate_limit_per_second: rate?,
+            issue: issue?,
+            vars: vars?,
+            enabled: enabled?,
+        })
+    })();
+    (rule, head)
 }
 
 fn rule_name(w: &mut Walker, node: &Node<'_>, path: &str) -> Option<String> {
