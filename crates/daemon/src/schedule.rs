@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
@@ -122,7 +122,8 @@ impl JobSpec {
 }
 
 /// The last known state of one job, as shown in status.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JobRecord {
     pub running: bool,
     pub last_start: Option<DateTime<Utc>>,
@@ -322,7 +323,9 @@ impl JobLoop {
         let ok = result.is_ok();
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         match &result {
-            Ok(summary) => tracing::info!(job = %name, duration_ms, summary = %summary, "job finished"),
+            Ok(summary) => {
+                tracing::info!(job = %name, duration_ms, summary = %summary, "job finished")
+            }
             Err(error) => tracing::warn!(job = %name, duration_ms, error = %error, "job failed"),
         }
         self.records.update(name, |r| {

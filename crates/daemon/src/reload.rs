@@ -1,0 +1,170 @@
+//! Config reload (GitOps): on a change of the file (watched with `notify`) or SIGHUP, the new
+//! file is validated and its engine prepared (Backlog names resolved) beside the running one.
+//! Valid: the runtime and engine are swapped and a reconcile is triggered. Invalid: the old
+//! config keeps running; every error is logged and shown in status.
+//!
+//! The parent directory is watched, not the file: editors and Kubernetes config maps replace
+//! files by rename. Spurious events are harmless — an unchanged hash is a no-op.
+//!
+//! Must not: leave a half-applied config, or log a secret (config errors never carry values).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+
+use crate::app::Shared;
+use crate::backend::{chain, Backend};
+use crate::runtime::Runtime;
+use crate::status::{ConfigErrorInfo, ConfigInfo};
+
+/// File events closer together than this are one change (an editor's write + rename).
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// What a reload did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The file's bytes are the running ones.
+    Unchanged,
+    Applied {
+        hash: String,
+    },
+    Refused {
+        errors: Vec<String>,
+    },
+}
+
+/// Validates the file at the running config's path and swaps it in when good.
+pub async fn reload(shared: &Shared, backend: &dyn Backend) -> ReloadOutcome {
+    let current = shared.runtime.current();
+    let path = current.path.clone();
+    let loaded = match tokio::task::spawn_blocking(move || Runtime::load(&path)).await {
+        Ok(result) => result,
+        Err(join) => return refuse(shared, None, vec![format!("reload task failed: {join}")]),
+    };
+    let runtime = match loaded {
+        Ok(runtime) if runtime.hash == current.hash => return ReloadOutcome::Unchanged,
+        Ok(runtime) => Arc::new(runtime),
+        Err((e, hash)) => return refuse(shared, hash, e.lines()),
+    };
+    let engine = match backend
+        .prepare(
+            runtime.clone(),
+            shared.store.clone(),
+            shared.metrics.clone(),
+        )
+        .await
+    {
+        Ok(engine) => engine,
+        Err(e) => {
+            return refuse(
+                shared,
+                Some(runtime.hash.clone()),
+                vec![format!(
+                    "cannot prepare the new configuration: {}",
+                    chain(e.as_ref())
+                )],
+            )
+        }
+    };
+    let hash = runtime.hash.clone();
+    shared.board.set_config(ConfigInfo {
+        path: runtime.path.display().to_string(),
+        hash: hash.clone(),
+        loaded_at: Some(runtime.loaded_at),
+    });
+    shared.runtime.replace(runtime);
+    shared.set_engine(engine);
+    shared.metrics.config_reload("applied");
+    tracing::info!(config_hash = %hash, "configuration reloaded");
+    if let Some(scheduler) = shared.scheduler() {
+        scheduler.trigger("reconcile");
+    }
+    ReloadOutcome::Applied { hash }
+}
+
+fn refuse(shared: &Shared, hash: Option<String>, errors: Vec<String>) -> ReloadOutcome {
+    for error in &errors {
+        tracing::error!(error = %error, "configuration change refused; the running configuration stays");
+    }
+    shared.metrics.config_reload("refused");
+    shared.board.config_refused(ConfigErrorInfo {
+        at: shared.clock.now(),
+        hash,
+        errors: errors.clone(),
+    });
+    ReloadOutcome::Refused { errors }
+}
+
+/// Why the watcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch {path} for configuration changes")]
+    Notify {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot listen for SIGHUP")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Reloads on file changes and SIGHUP until `stop` turns true.
+pub async fn watch(
+    shared: Arc<Shared>,
+    backend: Arc<dyn Backend>,
+    config_path: PathBuf,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), WatchError> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let _watcher = file_watcher(&config_path, tx)?;
+    let mut hangup = hangup_signal()?;
+    loop {
+        tokio::select! {
+            Some(()) = rx.recv() => {
+                // Let a burst of events settle, then reload once.
+                tokio::time::sleep(DEBOUNCE).await;
+                while rx.try_recv().is_ok() {}
+                tracing::debug!("configuration file changed");
+            }
+            _ = hangup.recv() => tracing::info!("SIGHUP: reloading the configuration"),
+            _ = stop.changed() => return Ok(()),
+        }
+        reload(&shared, backend.as_ref()).await;
+    }
+}
+
+fn file_watcher(
+    config_path: &Path,
+    tx: mpsc::UnboundedSender<()>,
+) -> Result<notify::RecommendedWatcher, WatchError> {
+    let dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let err = |source| WatchError::Notify {
+        path: dir.clone(),
+        source,
+    };
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            if !event.kind.is_access() {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .map_err(err)?;
+    watcher
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(err)?;
+    Ok(watcher)
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> Result<tokio::signal::unix::Signal, WatchError> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(WatchError::Signal)
+}

@@ -1,0 +1,154 @@
+//! Background supervision: prepare the engine (retrying while Backlog is unreachable or a name
+//! does not resolve — `/readyz` shows why), then run the scheduled jobs until stopped. Also the
+//! request trace layer, which must not log URIs (the webhook path carries its token).
+//!
+//! Must not: decide what a job does beyond calling the engine and recording its outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::MatchedPath;
+use axum::http::Request;
+use tokio::sync::watch;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::TraceLayer;
+
+use crate::app::Shared;
+use crate::backend::{chain, Backend};
+use crate::schedule::{JobFn, JobSpec, Scheduler};
+use crate::status::condition;
+
+const MAX_PREPARE_RETRY: Duration = Duration::from_secs(300);
+
+/// Prepares the first engine, then runs the scheduler until `stop`.
+pub(crate) async fn supervise(
+    shared: Arc<Shared>,
+    backend: Arc<dyn Backend>,
+    first_retry: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut delay = first_retry;
+    let engine = loop {
+        let runtime = shared.runtime.current();
+        let prepared = tokio::select! {
+            r = backend.prepare(runtime, shared.store.clone(), shared.metrics.clone()) => r,
+            _ = stop.changed() => return,
+        };
+        match prepared {
+            Ok(engine) => break engine,
+            Err(e) => {
+                let reason = chain(e.as_ref());
+                tracing::warn!(error = %reason, retry_in_seconds = delay.as_secs(), "cannot prepare Backlog and AWS clients yet");
+                shared.readiness.pending(condition::BACKLOG, reason);
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+                delay = (delay * 2).min(MAX_PREPARE_RETRY);
+            }
+        }
+    };
+    shared.set_engine(engine);
+    shared.readiness.met(condition::BACKLOG);
+    tracing::info!("ready");
+
+    let scheduler = Scheduler::new(jobs(&shared), shared.clock.clone()).with_observer({
+        let metrics = shared.metrics.clone();
+        Arc::new(move |job: &str, d: Duration, ok: bool| metrics.job_finished(job, d, ok))
+    });
+    let (handle, mut set) = scheduler.start();
+    shared.set_scheduler(handle.clone());
+    let _ = stop.wait_for(|v| *v).await;
+    handle.stop();
+    while set.join_next().await.is_some() {}
+}
+
+/// The scheduled jobs from `schedules`. Closure sync is not part of this build, so its
+/// schedule is not run (status shows no `closure_sync` job rather than a fake success).
+fn jobs(shared: &Arc<Shared>) -> Vec<JobSpec> {
+    let schedules = shared.runtime.current().config.schedules.clone();
+    let mut jobs = Vec::new();
+    for (name, expression, at_start, run) in [
+        (
+            "reconcile",
+            &schedules.reconcile,
+            false,
+            reconcile_job(shared),
+        ),
+        ("backfill", &schedules.backfill, true, backfill_job(shared)),
+    ] {
+        match JobSpec::new(name, expression, at_start, run) {
+            Ok(job) => jobs.push(job),
+            // The loader validated the expression; this only guards a cron crate mismatch.
+            Err(e) => tracing::error!(error = %chain(&e), "job not scheduled"),
+        }
+    }
+    jobs
+}
+
+fn reconcile_job(shared: &Arc<Shared>) -> JobFn {
+    let shared = shared.clone();
+    Arc::new(move || {
+        let shared = shared.clone();
+        Box::pin(async move {
+            let engine = shared.engine().ok_or("the engine is not ready")?;
+            let places = engine.reconcile().await.map_err(|e| chain(e.as_ref()))?;
+            for p in &places {
+                shared.metrics.set_drift(&p.account, &p.region, p.drift);
+            }
+            let failed: Vec<String> = places
+                .iter()
+                .filter(|p| p.result == "failed")
+                .map(|p| {
+                    format!(
+                        "{} {}: {}",
+                        p.account,
+                        p.region,
+                        p.error.as_deref().unwrap_or("failed")
+                    )
+                })
+                .collect();
+            let drift: usize = places.iter().map(|p| p.drift).sum();
+            let total = places.len();
+            shared.board.set_places(places);
+            if failed.is_empty() {
+                Ok(format!("{total} account × region(s), {drift} change(s)"))
+            } else {
+                Err(format!(
+                    "{} of {total} account × region(s) failed: {}",
+                    failed.len(),
+                    failed.join("; ")
+                ))
+            }
+        })
+    })
+}
+
+fn backfill_job(shared: &Arc<Shared>) -> JobFn {
+    let shared = shared.clone();
+    Arc::new(move || {
+        let shared = shared.clone();
+        Box::pin(async move {
+            let engine = shared.engine().ok_or("the engine is not ready")?;
+            let summary = engine.backfill().await.map_err(|e| chain(e.as_ref()))?;
+            shared.wake.notify_one();
+            Ok(summary)
+        })
+    })
+}
+
+/// Logs each request with its method and matched route — never the URI, which may carry the
+/// webhook token.
+pub(crate) fn trace_layer() -> TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
+> {
+    TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_else(|| "(unmatched)".to_owned());
+        tracing::debug_span!("http", method = %req.method(), route = %route)
+    })
+}
