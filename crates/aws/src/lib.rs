@@ -24,8 +24,15 @@ pub mod session;
 pub use organizations::{discover_accounts, resolve_accounts, DiscoverError};
 
 pub use error::{error_chain, AwsCallError};
+pub use executor::{
+    execute, ActionResult, ApplyReport, Outcome, RecordedFingerprint, SecretResolver,
+};
 pub use inventory::{observe, Observation, ObserveScope, ObserveStats};
 
+pub use securityhub::{
+    BatchOutcome, FindingFilters, FindingsPage, OcsfUpdate, SecurityHubClient, SecurityHubError,
+    Unprocessed, Workflow, WorkflowUpdate,
+};
 pub use session::{load_base_config, AccountSession, SessionError, Sessions};
 
 /// Every AWS operation this crate calls, as IAM actions. The deployment templates must grant
