@@ -152,20 +152,20 @@ impl Sim {
         match (action.op, &action.desired) {
             (Op::Create, Some(DesiredResource::Role(spec))) => {
                 if acc.role.as_ref().is_some_and(|r| r.name == spec.name) {
-                    return Err(fail("role exists"));
+                    return Err(fail("already exists"));
                 }
                 acc.role = Some(observed_role(spec));
             }
             (Op::Update, Some(DesiredResource::Role(spec))) => {
                 match &acc.role {
                     Some(r) if Some(&r.arn) == action.existing_arn.as_ref() => {}
-                    _ => return Err(fail("no such role")),
+                    _ => return Err(fail("does not exist")),
                 }
                 acc.role = Some(observed_role(spec));
             }
             (Op::Delete, None) => {
                 let Some(role) = acc.role.as_ref().filter(|r| r.name == action.name) else {
-                    return Err(fail("no such role"));
+                    return Err(fail("does not exist"));
                 };
                 let used = acc.regions.iter().flat_map(|r| &r.rules).any(|rule| {
                     rule.targets

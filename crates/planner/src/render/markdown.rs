@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use fb_model::plan::{Action, Plan};
+use fb_model::plan::{Action, Op, Plan};
 
 use super::text::{account_shows, region_shows};
 use super::{errors_summary, json, short_value, summary, MAX_VALUE_CHARS};
@@ -17,7 +17,7 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### findings-bridge plan for {}: {}\n",
+        "### findings-bridge {} — {}\n",
         code(&plan.prefix),
         summary(plan)
     );
@@ -72,15 +72,23 @@ fn table(out: &mut String, heading: &str, actions: &[Action]) {
             .collect();
         let _ = writeln!(
             out,
-            "| {} {:?} | {} | {} | {} |",
+            "| {} {} | {} | {} | {} |",
             action.op.symbol(),
-            action.op,
+            op_word(action.op),
             action.kind.label(),
             code(&action.name),
             changes.join("<br>")
         );
     }
     out.push('\n');
+}
+
+fn op_word(op: Op) -> &'static str {
+    match op {
+        Op::Create => "create",
+        Op::Update => "update",
+        Op::Delete => "delete",
+    }
 }
 
 fn json_details(out: &mut String, plan: &Plan) {
