@@ -493,12 +493,16 @@ impl Event {
     /// event (per-rule `vars`). Strings come back as they are, other values as JSON text;
     /// a missing value, `null` or a malformed path give `None`.
     pub fn path(&self, json_path: &str) -> Option<String> {
-        let value = eval_path(&self.raw, json_path)?;
-        match value {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
+        value_at_path(&self.raw, json_path)
+    }
+}
+
+/// [`Event::path`] on any JSON value (e.g. an event narrowed to one finding).
+pub fn value_at_path(root: &Value, json_path: &str) -> Option<String> {
+    match eval_path(root, json_path)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
 }
 
