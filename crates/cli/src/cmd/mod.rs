@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use crate::{Cli, Command};
 
+mod validate;
+
 /// `-c`, then `$FINDINGS_BRIDGE_CONFIG` (clap reads it), then `./findings-bridge.yaml`.
 pub fn config_path(cli: &Cli) -> PathBuf {
     cli.config
@@ -14,7 +16,7 @@ pub fn config_path(cli: &Cli) -> PathBuf {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Validate => anyhow::bail!("validate: not built yet"),
+        Command::Validate => validate::run(&cli),
         Command::Plan { .. } | Command::Apply { .. } => anyhow::bail!("plan/apply: not built yet"),
         Command::Run | Command::Status { .. } => anyhow::bail!("run/status: not built yet"),
         Command::Mappings(_) | Command::Store(_) => anyhow::bail!("store: not built yet"),
