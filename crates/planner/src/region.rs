@@ -174,17 +174,25 @@ impl<'a> Wanted<'a> {
                     rule: (*rule_name).to_owned(),
                     target: target.clone(),
                 };
-                let existing =
-                    observed_rule.and_then(|r| r.targets.iter().find(|t| t.id == target.id));
+                let existing = observed_rule
+                    .and_then(|r| r.targets.iter().find(|t| t.id == target.id).map(|t| (r, t)));
                 match existing {
                     None => out.push(create(ResourceKind::Target, &name, resource)),
-                    Some(o) => {
+                    Some((rule, o)) => {
                         let destination_arn = found
                             .destinations
                             .get(target.destination.as_str())
                             .map(|d| d.arn.as_str());
                         let changes = diff::target(target, o, destination_arn);
-                        push_update(out, ResourceKind::Target, &name, changes, resource, &o.arn);
+                        // A target has no ARN of its own: the rule's says which rule and bus.
+                        push_update(
+                            out,
+                            ResourceKind::Target,
+                            &name,
+                            changes,
+                            resource,
+                            &rule.arn,
+                        );
                     }
                 }
             }
@@ -234,11 +242,11 @@ impl<'a> Found<'a> {
                 .into_iter()
                 .filter(|t| !wanted.wants_target(rule_name, &t.id))
             {
-                // A target has no ARN of its own: `existing_arn` is what it calls now.
+                // A target has no ARN of its own: the rule's says which rule and bus.
                 out.push(delete(
                     ResourceKind::Target,
                     &target_name(rule_name, &t.id),
-                    &t.arn,
+                    &rule.arn,
                 ));
             }
         }

@@ -234,7 +234,7 @@ fn position<T>(
     items: &[T],
     action: &Action,
     name: &str,
-    arn: impl Fn(&T) -> &str,
+    arn: impl Fn(&T) -> String,
     item_name: impl Fn(&T) -> &str,
 ) -> Result<Option<usize>, String> {
     let found = items.iter().position(|i| item_name(i) == name);
@@ -242,7 +242,7 @@ fn position<T>(
         (Op::Create, None) => Ok(None),
         (Op::Create, Some(_)) => Err("already exists".into()),
         (_, None) => Err("does not exist".into()),
-        (_, Some(i)) if Some(arn(&items[i])) != action.existing_arn.as_deref() => {
+        (_, Some(i)) if Some(arn(&items[i])) != action.existing_arn => {
             Err("existing_arn does not match".into())
         }
         (_, Some(i)) => Ok(Some(i)),
@@ -259,7 +259,7 @@ fn write_connection(
         &region.connections,
         action,
         &spec.name,
-        |c| &c.arn,
+        |c| c.arn.clone(),
         |c| &c.name,
     )?;
     let connection = ObservedConnection {
@@ -294,7 +294,7 @@ fn write_destination(
         &region.destinations,
         action,
         &spec.name,
-        |d| &d.arn,
+        |d| d.arn.clone(),
         |d| &d.name,
     )?;
     let Some(connection) = region
@@ -326,7 +326,13 @@ fn write_rule(
     spec: &RuleSpec,
     arn: String,
 ) -> Result<(), String> {
-    let found = position(&region.rules, action, &spec.name, |r| &r.arn, |r| &r.name)?;
+    let found = position(
+        &region.rules,
+        action,
+        &spec.name,
+        |r| r.arn.clone(),
+        |r| &r.name,
+    )?;
     // PutRule replaces the rule but keeps its targets.
     let targets = found.map_or_else(Vec::new, |i| region.rules[i].targets.clone());
     let rule = ObservedRule {
@@ -371,7 +377,15 @@ fn write_target(
     let Some(rule) = region.rules.iter_mut().find(|r| r.name == rule_name) else {
         return Err(format!("rule {rule_name} does not exist"));
     };
-    let found = position(&rule.targets, action, &spec.id, |t| &t.arn, |t| &t.id)?;
+    // A target action's `existing_arn` is its rule's ARN.
+    let rule_arn = rule.arn.clone();
+    let found = position(
+        &rule.targets,
+        action,
+        &spec.id,
+        |_| rule_arn.clone(),
+        |t| &t.id,
+    )?;
     match found {
         Some(i) => rule.targets[i] = target,
         None if rule.targets.len() >= MAX_TARGETS_PER_RULE => {
@@ -390,11 +404,12 @@ fn delete(region: &mut ObservedRegion, kind: ResourceKind, action: &Action) -> R
             let Some(rule) = region.rules.iter_mut().find(|r| r.name == rule_name) else {
                 return Err(format!("rule {rule_name} does not exist"));
             };
-            let i = position(&rule.targets, action, id, |t| &t.arn, |t| &t.id)?;
+            let rule_arn = rule.arn.clone();
+            let i = position(&rule.targets, action, id, |_| rule_arn.clone(), |t| &t.id)?;
             rule.targets.remove(i.unwrap_or_default());
         }
         ResourceKind::Rule => {
-            let i = position(&region.rules, action, name, |r| &r.arn, |r| &r.name)?;
+            let i = position(&region.rules, action, name, |r| r.arn.clone(), |r| &r.name)?;
             let i = i.unwrap_or_default();
             if !region.rules[i].targets.is_empty() {
                 return Err("the rule still has targets".into());
@@ -402,11 +417,23 @@ fn delete(region: &mut ObservedRegion, kind: ResourceKind, action: &Action) -> R
             region.rules.remove(i);
         }
         ResourceKind::ApiDestination => {
-            let i = position(&region.destinations, action, name, |d| &d.arn, |d| &d.name)?;
+            let i = position(
+                &region.destinations,
+                action,
+                name,
+                |d| d.arn.clone(),
+                |d| &d.name,
+            )?;
             region.destinations.remove(i.unwrap_or_default());
         }
         ResourceKind::Connection => {
-            let i = position(&region.connections, action, name, |c| &c.arn, |c| &c.name)?;
+            let i = position(
+                &region.connections,
+                action,
+                name,
+                |c| c.arn.clone(),
+                |c| &c.name,
+            )?;
             let i = i.unwrap_or_default();
             let arn = &region.connections[i].arn;
             if region.destinations.iter().any(|d| &d.connection_arn == arn) {

@@ -293,14 +293,15 @@ fn cases(applied: &ObservedState) -> Vec<Case> {
     ]
 }
 
-/// The ARN the update must act on: the observed resource's (for a target, what it calls now).
+/// The ARN the update must act on: the observed resource's.
 fn observed_arn(o: &mut ObservedState, kind: ResourceKind) -> String {
     match kind {
         ResourceKind::InvokeRole => role(o).arn.clone(),
         ResourceKind::Connection => conn(o).arn.clone(),
         ResourceKind::ApiDestination => dest(o).arn.clone(),
         ResourceKind::Rule => rule_of(o).arn.clone(),
-        ResourceKind::Target => target_of(o).arn.clone(),
+        // A target has no ARN of its own: its rule's.
+        ResourceKind::Target => rule_of(o).arn.clone(),
     }
 }
 
@@ -361,8 +362,8 @@ fn a_stray_target_on_our_rule_is_removed() {
         )
     );
     assert_eq!(
-        action.existing_arn.as_deref(),
-        Some("arn:aws:sqs:us-east-1:111111111111:q")
+        action.existing_arn,
+        Some(rule_of(&mut observed).arn.clone())
     );
     assert_converges(&d, &observed);
 }
