@@ -55,6 +55,10 @@ pub(crate) mod meta {
     pub const HMAC_KEY: &[u8] = b"hmac_key";
 }
 
+/// sled's page cache (its default is 1 GiB). Mappings are read one at a time, so a modest
+/// cache keeps a daemon holding a million mappings small (issue 3's memory target).
+const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
 /// Sequence numbers are reserved in blocks so a restart never reuses one, without a write per id.
 const SEQ_BLOCK: u64 = 1 << 20;
 
@@ -202,6 +206,7 @@ impl Store {
     ) -> Result<Store, OpenError> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(CACHE_CAPACITY)
             .open()
             .map_err(|source| open_error(path, source))?;
         Self::from_db(
