@@ -18,6 +18,7 @@ pub mod backend;
 pub mod http;
 pub mod metrics;
 pub mod reconcile;
+mod reconcile_job;
 pub mod reload;
 pub mod runtime;
 pub mod schedule;
@@ -85,7 +86,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let backend: Arc<dyn Backend> = Arc::new(adapters::RealBackend);
+    let backend: Arc<dyn Backend> = Arc::new(adapters::RealBackend::default());
     serve(config_path, listener, shutdown, backend, Options::default()).await
 }
 
