@@ -334,11 +334,45 @@ pub fn rule_pattern(pattern: &RulePattern) -> Value {
     }
 }
 
-/// `pattern` narrowed to `severities` (`detail.findings.Severity.Label`).
+/// `pattern` narrowed to `severities` (`detail.findings.Severity.Label`). A level that is not
+/// an object is replaced; validation refuses such raw patterns for split rules
+/// ([`can_split_by_severity`]), so this never widens a checked file's pattern.
 pub fn restrict_severities(pattern: &Value, severities: &[String]) -> Value {
     let mut out = pattern.clone();
-    out["detail"]["findings"]["Severity"]["Label"] = json!(severities);
+    let mut node = &mut out;
+    for key in ["detail", "findings", "Severity"] {
+        if !node.is_object() {
+            *node = json!({});
+        }
+        node = match node {
+            Value::Object(map) => map.entry(key).or_insert_with(|| json!({})),
+            _ => unreachable!("made an object just above"),
+        };
+    }
+    if !node.is_object() {
+        *node = json!({});
+    }
+    node["Label"] = json!(severities);
     out
+}
+
+/// True when [`restrict_severities`] can narrow `pattern` without replacing anything but a
+/// `Severity.Label` list: `detail`, `detail.findings` and `…Severity` are objects or absent.
+pub fn can_split_by_severity(pattern: &Value) -> bool {
+    let mut node = pattern;
+    for key in ["detail", "findings", "Severity"] {
+        match node.get(key) {
+            None => return true,
+            Some(child) if child.is_object() => node = child,
+            Some(_) => return false,
+        }
+    }
+    match node.get("Label") {
+        None => true,
+        Some(labels) => labels
+            .as_array()
+            .is_some_and(|l| l.iter().all(Value::is_string)),
+    }
 }
 
 /// The severity labels a rule can match, lowest first: its `severity_labels` (or those of a

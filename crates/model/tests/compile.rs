@@ -335,3 +335,46 @@ fn direct_rules_need_backlog_ids() {
     .unwrap();
     assert_eq!(desired.accounts[0].regions.len(), 2);
 }
+
+#[test]
+fn raw_patterns_are_narrowed_per_priority_when_they_can_be() {
+    let raw = r#"    event_pattern:
+      source: [aws.securityhub]
+      detail: {findings: {ProductName: [Inspector], Severity: {Label: [HIGH, MEDIUM]}}}
+"#;
+    let text = SPLIT.replacen(
+        "    match: {product_names: [GuardDuty], severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]}\n",
+        raw,
+        1,
+    );
+    let config = parse_str(&text, "raw.yaml").unwrap();
+    let desired = compile(&config, &inputs(&["111111111111"])).unwrap();
+    let rules = &desired.accounts[0].regions[0].rules;
+    let high = rules
+        .iter()
+        .find(|r| r.name == "fb-secops-gd-high")
+        .unwrap();
+    assert_eq!(
+        high.event_pattern,
+        json!({"source": ["aws.securityhub"], "detail": {"findings": {
+            "ProductName": ["Inspector"], "Severity": {"Label": ["HIGH"]}}}})
+    );
+    let normal = rules
+        .iter()
+        .find(|r| r.name == "fb-secops-gd-normal")
+        .unwrap();
+    assert_eq!(
+        normal.event_pattern["detail"]["findings"]["Severity"]["Label"],
+        json!(["MEDIUM"])
+    );
+    assert!(
+        rules.iter().all(|r| r.name != "fb-secops-gd-low"),
+        "LOW is not matched"
+    );
+
+    // A Label given as content filters cannot be narrowed: validation asks for issue.priority.
+    let prefix = text.replacen("Label: [HIGH, MEDIUM]", "Label: [{prefix: H}]", 1);
+    let errors = parse_str(&prefix, "raw.yaml").unwrap_err();
+    let paths: Vec<&str> = errors.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["rules[0].event_pattern"], "{errors}");
+}

@@ -53,6 +53,9 @@ pub(super) fn check(w: &mut Walker, parts: &Parts<'_>) {
         pattern_size(w, &path, rule);
         if rule.delivery == Delivery::Direct {
             direct_template(w, &path, rule);
+            if let Some(backlog) = parts.backlog {
+                raw_pattern_split(w, &path, rule, backlog);
+            }
         }
     }
 }
@@ -112,6 +115,18 @@ fn name_lengths(w: &mut Walker, path: &str, name: &str, rule: &Rule, backlog: &B
             "resource names fb-<name>-<rule>-… would be {longest} characters, over AWS's {MAX_RESOURCE_NAME_LEN}: shorten the rule name or name"
         );
         w.error_at(&join(path, "name"), Some(rule.name.clone()), message);
+    }
+}
+
+/// A direct rule with several priorities is split by narrowing `detail.findings.Severity.Label`;
+/// a raw pattern that shapes those levels otherwise cannot be narrowed safely.
+fn raw_pattern_split(w: &mut Walker, path: &str, rule: &Rule, backlog: &Backlog) {
+    let RulePattern::Raw(raw) = &rule.pattern else {
+        return;
+    };
+    if compile_groups(rule, backlog).len() > 1 && !compile::can_split_by_severity(raw) {
+        let message = "this pattern's severities map to several priorities but its detail.findings.Severity.Label cannot be narrowed per priority: set issue.priority, or use a list of labels";
+        w.error_at(&join(path, "event_pattern"), None, message);
     }
 }
 
