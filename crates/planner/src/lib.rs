@@ -2,7 +2,7 @@
 //!
 //! Pure: no aws-sdk, sled, tokio or reqwest, no clock, no IO. Same inputs, same plan (every
 //! list is sorted by name), and planning again after the plan was applied gives an empty plan
-//! (checked by the tests with the simulator in [`testing`], feature `testing`).
+//! (checked by the tests with the simulator in `testing`, behind the feature `testing`).
 //!
 //! What is planned:
 //! - every account and region named on either side, sorted: a place only in the observed state
@@ -11,6 +11,17 @@
 //! - an account or region that could not be read gets its error and no action;
 //! - only resources named `fb-<name>-…` are looked at (ownership by name, see
 //!   [`fb_model::resources::Naming::owns`]); foreign ones never appear in a plan.
+//!
+//! What the executor can rely on in a [`Plan`]:
+//! - region actions are in run order (see [`fb_model::plan::RegionPlan`]); role actions that
+//!   create or update run before the regions, role deletes after them;
+//! - updates are in place; `existing_arn` is the observed ARN (for a target, which has none,
+//!   its rule's ARN: it names the rule and its bus); creates have none;
+//! - a target's action name is `<rule>/<target id>` ([`target_name`]);
+//! - specs name connections and destinations, not ARNs: a connection or destination created by
+//!   the same plan shows as [`diff::KNOWN_AFTER_APPLY`] in the changes of what points at it,
+//!   and the executor resolves names to ARNs as it goes;
+//! - the `secret` change of a connection holds only markers ([`diff::SECRET_CHANGED`]…).
 //!
 //! Must not: read a secret (only fingerprints are compared), talk to AWS, or panic on odd input
 //! (an invalid desired region becomes a region error).

@@ -394,6 +394,10 @@ fn a_changed_secret_updates_the_connection_without_showing_it() {
     );
     let text = fb_planner::render::text(&fb_planner::plan(&d, &observed));
     assert!(!text.contains("fp-"), "fingerprints are not shown: {text}");
+    assert!(
+        text.contains("\n        secret: (recorded) → (changed)\n"),
+        "{text}"
+    );
     assert_converges(&d, &observed);
 }
 

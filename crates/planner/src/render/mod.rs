@@ -8,6 +8,8 @@ mod markdown;
 mod text;
 
 use fb_model::plan::Plan;
+
+use crate::diff;
 use serde_json::Value;
 
 pub use markdown::markdown;
@@ -44,10 +46,21 @@ pub fn errors_summary(plan: &Plan) -> Option<String> {
     }
 }
 
-/// Compact JSON, shortened in the middle to `max` characters.
+/// Compact JSON, shortened in the middle to `max` characters. The planner's markers
+/// (`(known after apply)`, `(changed)`…) show bare, like Terraform's, not as JSON strings.
 pub fn short_value(value: &Value, max: usize) -> String {
-    shorten(&value.to_string(), max)
+    match value.as_str() {
+        Some(marker) if MARKERS.contains(&marker) => marker.to_owned(),
+        _ => shorten(&value.to_string(), max),
+    }
 }
+
+const MARKERS: [&str; 4] = [
+    diff::KNOWN_AFTER_APPLY,
+    diff::SECRET_RECORDED,
+    diff::SECRET_UNKNOWN,
+    diff::SECRET_CHANGED,
+];
 
 /// Keeps the start and the end of `text`, joined by `…`, when it is longer than `max` chars.
 pub fn shorten(text: &str, max: usize) -> String {
@@ -75,5 +88,17 @@ mod tests {
         assert_eq!(shorten("short", 11), "short");
         // Multi-byte characters are cut on character boundaries.
         assert_eq!(shorten("ああああああああ", 5), "ああ…ああ");
+    }
+
+    #[test]
+    fn markers_show_bare_and_values_as_json() {
+        let v = |s: &str| Value::from(s);
+        assert_eq!(short_value(&v(diff::SECRET_CHANGED), 120), "(changed)");
+        assert_eq!(
+            short_value(&v(diff::KNOWN_AFTER_APPLY), 120),
+            "(known after apply)"
+        );
+        assert_eq!(short_value(&v("(other)"), 120), "\"(other)\"");
+        assert_eq!(short_value(&Value::Null, 120), "null");
     }
 }
