@@ -1,8 +1,10 @@
 """moto, in-process, with the few additions the findings-bridge end-to-end tests need.
 
-Usage: server.py [--host 127.0.0.1] [--port 0]
+Usage: server.py [--host 127.0.0.1] [--port 0] [--exit-with-stdin]
 Prints one line ``listening on 127.0.0.1:PORT`` on stdout (flushed) once requests are served,
-then runs until killed. Everything else goes to stderr.
+then runs until killed — or, with ``--exit-with-stdin``, until its stdin closes, so a test
+harness that dies without cleaning up (an abort) leaves no server behind. Everything else goes
+to stderr.
 
 moto (pinned in requirements.txt) is patched at runtime, in this process only, through its
 extension points: the service ``urls.url_paths`` maps, methods on the response and backend
@@ -445,6 +447,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--exit-with-stdin", action="store_true")
     args = parser.parse_args()
     install()
     # One line per request would drown the test output; errors still reach stderr.
@@ -455,6 +458,9 @@ def main() -> None:
     server.start()
     host, port = server.get_host_and_port()
     print(f"listening on {host}:{port}", flush=True)
+    if args.exit_with_stdin:
+        sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
+        return
     threading.Event().wait()
 
 
