@@ -4,6 +4,7 @@
 //! Must not: hold product logic; anything worth testing without a process lives in a library.
 
 mod cmd;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +129,7 @@ pub enum WebhookCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     match cmd::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

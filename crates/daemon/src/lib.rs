@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod reconcile;
 mod reconcile_job;
+pub mod redact;
 pub mod reload;
 pub mod runtime;
 pub mod schedule;

@@ -105,6 +105,14 @@ impl Runtime {
             })?),
             None => None,
         };
+        // Register every secret this config names with the log scrubber, the Backlog key
+        // too (the engine resolves it again at use; a missing one is reported there).
+        for secret in ingest_key.iter().chain(webhook_token.iter()) {
+            crate::redact::register(secret);
+        }
+        if let Ok(key) = config.backlog.api_key.resolve() {
+            crate::redact::register(&key);
+        }
         Ok(Runtime {
             config: Arc::new(config),
             path: path.to_path_buf(),

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use crate::{Cli, Command};
 
+mod run;
+mod status;
 mod validate;
 
 /// `-c`, then `$FINDINGS_BRIDGE_CONFIG` (clap reads it), then `./findings-bridge.yaml`.
@@ -18,7 +20,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate => validate::run(&cli),
         Command::Plan { .. } | Command::Apply { .. } => anyhow::bail!("plan/apply: not built yet"),
-        Command::Run | Command::Status { .. } => anyhow::bail!("run/status: not built yet"),
+        Command::Run => run::run(&cli),
+        Command::Status { url } => status::run(&cli, url.as_deref()),
         Command::Mappings(_) | Command::Store(_) => anyhow::bail!("store: not built yet"),
         Command::Backlog(_) => anyhow::bail!("backlog: not built yet"),
     }
