@@ -7,10 +7,12 @@
 //! Must not: resolve secrets (they stay references until used), discover accounts, or call any
 //! service. Reading the one file named by the caller is its only IO.
 
+mod accounts;
 mod checks;
 mod error;
 mod load;
 mod rule;
+mod sections;
 pub mod types;
 mod walk;
 

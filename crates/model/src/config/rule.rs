@@ -6,20 +6,12 @@
 use std::collections::BTreeMap;
 
 use super::load::{
-    is_resource_word, unknown_placeholders, DEFAULT_RATE_LIMIT_PER_SECOND, KNOWN_KEYS,
+    is_resource_word, keys, unknown_placeholders, DEFAULT_RATE_LIMIT_PER_SECOND,
     MAX_RATE_LIMIT_PER_SECOND, RECORD_STATES, SEVERITY_LABELS, WORKFLOW_STATUSES,
 };
 use super::walk::{Fields, Node, Walker};
 use super::*;
 use crate::template;
-
-fn keys(section: &str) -> &'static [&'static str] {
-    KNOWN_KEYS
-        .iter()
-        .find(|(name, _)| *name == section)
-        .map(|(_, keys)| *keys)
-        .unwrap_or(&[])
-}
 
 /// What cross-rule checks need from a rule even when the rest of it is broken.
 #[derive(Debug, Default)]
