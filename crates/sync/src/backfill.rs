@@ -2,7 +2,9 @@
 //! was down past EventBridge's retries) are read with GetFindings and queued into the inbox as
 //! synthetic `Security Hub Findings - Imported` events (origin Backfill), so the ordinary
 //! pipeline handles them — a finding that already has its issue is skipped here and would be a
-//! no-op there anyway.
+//! no-op there anyway. Unfinished create intents without a pending delivery are resolved first
+//! (see [`Pipeline::backfill`]); the daemon runs backfill once at start, so intents left by a
+//! crash are resolved at start.
 //!
 //! Must not: create issues itself, or exceed GetFindings' rate (the writer paces its calls).
 
@@ -32,6 +34,18 @@ pub struct BackfillReport {
     pub invalid: usize,
     /// Stopped at `backfill_max_pages` with more pages left.
     pub truncated: bool,
+    /// Create intents whose issue is already recorded (removed).
+    pub stale_intents: usize,
+    /// Findings of unfinished create intents queued again (the pass then searches first).
+    pub intents_requeued: usize,
+}
+
+/// Findings per GetFindings `Id` filter.
+const IDS_PER_QUERY: usize = 20;
+
+/// The ASFF `Id` inside a finding key (see `fb_model::finding`: `Id` or `ProductArn|Id`).
+fn asff_id_of(key: &str) -> &str {
+    key.split_once('|').map_or(key, |(_, id)| id)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +92,7 @@ pub(crate) fn backfill_query(config: &Config) -> Option<FindingQuery> {
         workflow_statuses: vec!["NEW".into()],
         record_states: vec!["ACTIVE".into()],
         max_results: 100,
-        next_token: None,
+        ..FindingQuery::default()
     })
 }
 
@@ -87,6 +101,7 @@ impl Pipeline {
     pub async fn backfill(&self) -> Result<BackfillReport, BackfillError> {
         let config = self.config();
         let mut report = BackfillReport::default();
+        self.resolve_intents(&mut report).await?;
         let Some(mut query) = backfill_query(&config) else {
             return Ok(report);
         };
@@ -148,5 +163,60 @@ impl Pipeline {
         store.flush().await?;
         tracing::info!(?report, "backfill");
         Ok(report)
+    }
+
+    /// Unfinished create intents left without a pending delivery (e.g. the daemon was down
+    /// longer than EventBridge retried): a stale one (the mapping has its issue) is removed;
+    /// otherwise the finding is fetched and queued again, so the pass resolves the intent the
+    /// usual way — marker search first, create only if absent.
+    async fn resolve_intents(&self, report: &mut BackfillReport) -> Result<(), BackfillError> {
+        let store = &self.inner.store;
+        let mut open = Vec::new();
+        for intent in store.intents()? {
+            if store
+                .mapping(&intent.finding_key)?
+                .is_some_and(|m| m.issue_key.is_some())
+            {
+                store.remove_intent(&intent.finding_key)?;
+                report.stale_intents += 1;
+            } else {
+                open.push(asff_id_of(&intent.finding_key).to_string());
+            }
+        }
+        let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for ids in open.chunks(IDS_PER_QUERY) {
+            let query = FindingQuery {
+                finding_ids: ids.to_vec(),
+                max_results: 100,
+                ..FindingQuery::default()
+            };
+            let page = self
+                .inner
+                .writer
+                .get_findings(&query)
+                .await
+                .map_err(BackfillError::Fetch)?;
+            for (i, finding) in page.findings.into_iter().enumerate() {
+                let raw = asff_event(
+                    finding,
+                    &format!("intent-{}-{i}", Utc::now().timestamp()),
+                    &time,
+                );
+                store.inbox_insert(&InboxEvent {
+                    received_at: Utc::now(),
+                    origin: EventOrigin::Backfill,
+                    body: raw.to_string(),
+                })?;
+                report.intents_requeued += 1;
+            }
+        }
+        if report.stale_intents + report.intents_requeued > 0 {
+            tracing::info!(
+                stale = report.stale_intents,
+                requeued = report.intents_requeued,
+                "unfinished create intents"
+            );
+        }
+        Ok(())
     }
 }

@@ -325,7 +325,8 @@ fn query_matches(q: &FindingQuery, f: &Value) -> bool {
         name => name,
     };
     let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
-    any(&q.product_names, product)
+    any(&q.finding_ids, text_at(f, "/Id"))
+        && any(&q.product_names, product)
         && any(&q.workflow_statuses, text_at(f, "/Workflow/Status"))
         && any(&q.record_states, text_at(f, "/RecordState"))
 }

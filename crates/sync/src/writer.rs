@@ -50,6 +50,8 @@ pub struct BatchResult {
 /// GetFindings filters for backfill: fields AND, values within a field OR, empty = any.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FindingQuery {
+    /// ASFF `Id`s (resolving unfinished create intents); empty = any.
+    pub finding_ids: Vec<String>,
     pub product_names: Vec<String>,
     pub workflow_statuses: Vec<String>,
     pub record_states: Vec<String>,
