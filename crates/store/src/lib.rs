@@ -190,6 +190,7 @@ impl Store {
     pub fn open_temporary() -> Result<Store, OpenError> {
         let db = sled::Config::new()
             .temporary(true)
+            .cache_capacity(CACHE_CAPACITY)
             .open()
             .map_err(|source| OpenError::Sled {
                 path: PathBuf::from("(temporary)"),
@@ -204,11 +205,7 @@ impl Store {
         supported: u32,
         migrations: &'static [Migration],
     ) -> Result<Store, OpenError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_CAPACITY)
-            .open()
-            .map_err(|source| open_error(path, source))?;
+        let db = open_sled(path)?;
         Self::from_db(
             db,
             Some(path.to_path_buf()),
@@ -263,9 +260,17 @@ impl Store {
             })?;
         }
         store.load_counters().map_err(|source| OpenError::Read {
-            path: shown,
+            path: shown.clone(),
             source,
         })?;
+        tracing::info!(
+            path = %shown.display(),
+            schema_version = store.schema_version(),
+            mappings = store.mapping_count(),
+            inbox = store.inbox_len(),
+            outbox = store.outbox_len(),
+            "store open"
+        );
         Ok(store)
     }
 
@@ -306,6 +311,14 @@ impl Store {
         Ok(())
     }
 
+    /// The raw sled database at `path`, with the same lock handling as [`Store::open`]: for
+    /// tests and repair tools that must read or write records below the typed API (e.g. build a
+    /// store in an older layout, or corrupt an index on purpose).
+    #[doc(hidden)]
+    pub fn open_raw(path: &Path) -> Result<sled::Db, OpenError> {
+        open_sled(path)
+    }
+
     /// The schema version of the open store (lower than [`Store::SCHEMA_VERSION`] only when
     /// opened with [`Store::open_without_migrating`]).
     pub fn schema_version(&self) -> u32 {
@@ -333,6 +346,28 @@ impl Store {
             .db
             .size_on_disk()
             .map_err(StoreError::sled("size on disk"))
+    }
+}
+
+/// How long a held lock is retried before it is reported. sled's IO threads keep the lock file
+/// open for a moment after the last `Store` of a process is dropped, so an immediate reopen in
+/// the same process (tests, a restart of the pipeline) must not mistake that for a daemon.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn open_sled(path: &Path) -> Result<sled::Db, OpenError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+            .map_err(|source| open_error(path, source));
+        match opened {
+            Err(OpenError::Locked { .. }) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

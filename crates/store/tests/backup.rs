@@ -240,7 +240,7 @@ async fn invalid_records_are_refused_with_their_line() {
 }
 
 fn raw_tree(dir: &Path, name: &str, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(dir).expect("raw open");
+    let db = Store::open_raw(dir).expect("raw open");
     edit(&db.open_tree(name).expect("tree"));
     db.flush().expect("flush");
 }

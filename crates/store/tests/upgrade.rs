@@ -20,7 +20,7 @@ fn nul_joined(parts: &[&str]) -> Vec<u8> {
 
 /// Writes the export's records the way the v1 binary stores them.
 fn write_raw_v1_store(dir: &Path, jsonl: &str) {
-    let db = sled::open(dir).expect("raw open");
+    let db = Store::open_raw(dir).expect("raw open");
     let tree = |name: &str| db.open_tree(name).expect("tree");
     let json = |v: &Value| serde_json::to_vec(v).expect("json");
     let mut max_seq = 0;
@@ -162,7 +162,7 @@ fn a_store_from_a_newer_release_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(dir.path()).expect("create"));
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = Store::open_raw(dir.path()).expect("raw open");
         db.open_tree("meta")
             .expect("meta")
             .insert("schema_version", "99")
@@ -190,7 +190,7 @@ fn a_store_from_a_newer_release_is_refused_and_left_alone() {
         Store::open_without_migrating(dir.path()),
         Err(OpenError::TooNew { found: 99, .. })
     ));
-    let db = sled::open(dir.path()).expect("raw open");
+    let db = Store::open_raw(dir.path()).expect("raw open");
     let stamp = db
         .open_tree("meta")
         .expect("meta")
@@ -218,7 +218,7 @@ fn a_store_in_use_is_refused_with_a_clear_message() {
 fn data_without_a_schema_version_is_not_adopted() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = Store::open_raw(dir.path()).expect("raw open");
         db.open_tree("mappings")
             .expect("tree")
             .insert("k", "{}")
