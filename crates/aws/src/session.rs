@@ -17,6 +17,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls;
 use aws_types::region::Region;
+use aws_types::sdk_config::SharedTimeSource;
 use fb_model::config::types::{Accounts, RoleTarget};
 use fb_model::secret::{Secret, SecretResolveError};
 
@@ -85,7 +86,10 @@ struct SessionsInner {
 }
 
 impl Sessions {
+    /// `base` is normally [`load_base_config`]'s; a hand-built config (tests) gets the default
+    /// clock and sleep it may lack, which assumed-role credentials need.
     pub fn new(base: SdkConfig, role: RoleTarget, external_id: Option<Secret>) -> Self {
+        let base = with_runtime_defaults(base);
         Sessions {
             inner: Arc::new(SessionsInner {
                 base,
@@ -160,6 +164,20 @@ impl Sessions {
         tracing::debug!(account, role_arn, "assumed role");
         Ok(AccountSession::new(account.to_owned(), config))
     }
+}
+
+fn with_runtime_defaults(base: SdkConfig) -> SdkConfig {
+    if base.time_source().is_some() && base.sleep_impl().is_some() {
+        return base;
+    }
+    let mut builder = base.to_builder();
+    if base.time_source().is_none() {
+        builder.set_time_source(Some(SharedTimeSource::default()));
+    }
+    if base.sleep_impl().is_none() {
+        builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    }
+    builder.build()
 }
 
 /// Clients of one account, built from the assumed-role config; cheap to clone.
