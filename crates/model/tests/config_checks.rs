@@ -200,6 +200,15 @@ fn account_ids_are_twelve_digits_everywhere() {
         r#"ids: ["111111111111", "111111111111"]"#,
     ));
     assert!(e.message.contains("duplicate"));
+    let e = only_error(&edit(
+        r#"ids: ["111111111111", "222222222222"]"#,
+        r#"ids: ["111111111111", 222222222222]"#,
+    ));
+    assert_eq!(
+        (e.path.as_str(), e.value.as_deref()),
+        ("accounts.ids[1]", Some("222222222222"))
+    );
+    assert!(e.message.contains("quotes"), "{}", e.message);
     let org = r#"organization: {include_ous: [ou-ab12-cdef3456], exclude_ids: ["123"]}"#;
     let e = only_error(&edit(r#"ids: ["111111111111", "222222222222"]"#, org));
     assert_eq!(e.path, "accounts.organization.exclude_ids[0]");

@@ -3,7 +3,7 @@
 //! Must not: discover organization accounts (that is IO, in the AWS crate).
 
 use super::load::{keys, opt, or_default};
-use super::walk::{Fields, Node, Walker};
+use super::walk::{integer, Fields, Node, Walker};
 use super::*;
 use crate::regions::is_known_region;
 
@@ -30,6 +30,13 @@ pub(super) fn account_ids(w: &mut Walker, node: &Node<'_>, path: &str) -> Option
 }
 
 fn account_id(w: &mut Walker, node: &Node<'_>, path: &str) -> Option<String> {
+    if let Some(number) = integer(node) {
+        // YAML reads 012345678901 as a number and drops the zero: ask for quotes.
+        let message =
+            "write account ids in quotes (\"012345678901\"), as a YAML number loses leading zeros";
+        w.error(node, path, Some(number.to_string()), message);
+        return None;
+    }
     let id = w.string(node, path)?;
     if !is_account_id(&id) {
         w.error(

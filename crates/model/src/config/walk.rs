@@ -55,6 +55,14 @@ fn kind(node: &Node<'_>) -> &'static str {
     }
 }
 
+/// The value of an integer scalar.
+pub(super) fn integer(node: &Node<'_>) -> Option<i64> {
+    match scalar(node)? {
+        Scalar::Integer(i) => Some(*i),
+        _ => None,
+    }
+}
+
 /// A scalar as written, for error messages.
 fn shown(node: &Node<'_>) -> Option<String> {
     match scalar(node)? {
