@@ -22,6 +22,7 @@ mod writer;
 
 pub use backfill::{BackfillError, BackfillReport};
 pub use pipeline::{Pipeline, PipelineSettings, ProcessError, ProcessReport};
+pub use rules::matching_rule;
 pub use stats::{PipelineStats, StatsSnapshot};
 pub use tracker::{
     FoundIssue, Issue, IssueChange, IssueRef, IssueTracker, NewIssue, StatusChange, TrackerError,

@@ -5,7 +5,7 @@
 //! `fb_model::pattern` on an event holding just this finding. Must not: do IO.
 
 use fb_model::config::{Config, Delivery, Match, Rule, RulePattern};
-use fb_model::finding::{value_at_path, Finding, Severity};
+use fb_model::finding::{value_at_path, Event, Finding, Severity};
 use fb_model::template;
 use serde_json::Value;
 
@@ -13,6 +13,15 @@ use crate::tracker::NewIssue;
 
 /// Backlog's summary limit; longer summaries would fail the create permanently.
 const SUMMARY_MAX_CHARS: usize = 255;
+
+/// The first enabled relay rule matching any finding of `event` (the daemon's "ignored" test).
+pub fn matching_rule<'c>(config: &'c Config, event: &Event) -> Option<&'c Rule> {
+    event
+        .findings
+        .iter()
+        .enumerate()
+        .find_map(|(i, finding)| select_rule(config, finding, &single_finding_event(&event.raw, i)))
+}
 
 /// The first enabled relay rule that matches; `event` holds only this finding.
 pub(crate) fn select_rule<'c>(
@@ -107,11 +116,33 @@ fn clip(text: &str, max: usize) -> String {
 pub(crate) fn single_finding_event(raw: &Value, index: usize) -> Value {
     let findings = raw.pointer("/detail/findings").and_then(Value::as_array);
     match findings {
-        Some(list) if list.len() > 1 => {
+        Some(list) if list.len() > 1 && index < list.len() => {
             let mut one = raw.clone();
             one["detail"]["findings"] = Value::Array(vec![list[index].clone()]);
             one
         }
         _ => raw.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn clip_cuts_on_character_boundaries() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("日本語テキスト", 3), "日本語");
+        assert_eq!(clip(&"x".repeat(300), SUMMARY_MAX_CHARS).len(), 255);
+    }
+
+    #[test]
+    fn single_finding_event_narrows_multi_finding_events() {
+        let raw = json!({"detail": {"findings": [{"Id": "a"}, {"Id": "b"}]}});
+        let one = single_finding_event(&raw, 1);
+        assert_eq!(one["detail"]["findings"], json!([{"Id": "b"}]));
+        let single = json!({"detail": {"findings": [{"Id": "a"}]}});
+        assert_eq!(single_finding_event(&single, 0), single);
     }
 }

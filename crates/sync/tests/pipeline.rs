@@ -482,3 +482,29 @@ async fn one_guardduty_finding_in_two_formats_is_one_issue() {
         Some("arn:aws:securityhub:ca-central-1::product/aws/guardduty")
     );
 }
+
+#[tokio::test]
+async fn wants_matching_or_mapped_findings_only() {
+    let h = Harness::new();
+    let parse =
+        |v: &serde_json::Value| fb_model::finding::parse_event(v.to_string().as_bytes()).unwrap();
+    let new = gd_event(1, "NEW", T1, "HIGH");
+    let mut other = new.clone();
+    other["detail"]["findings"][0]["ProductName"] = json!("Inspector");
+    assert!(h.pipeline.wants(&parse(&new)).unwrap());
+    assert!(!h.pipeline.wants(&parse(&other)).unwrap());
+    assert!(
+        !h.pipeline.wants(&parse(&echo_of(&new))).unwrap(),
+        "not ours yet"
+    );
+    h.deliver(&new).await;
+    h.process().await;
+    assert!(
+        h.pipeline.wants(&parse(&echo_of(&new))).unwrap(),
+        "mapped: its changes matter"
+    );
+    assert_eq!(
+        fb_sync::matching_rule(&config("reopen"), &parse(&new)).map(|r| r.name.clone()),
+        Some("guardduty".to_string())
+    );
+}

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use fb_model::config::Config;
-use fb_model::finding::{parse_event, Finding};
+use fb_model::finding::{parse_event, Event, Finding};
 use fb_store::{Store, StoreError};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -216,6 +216,21 @@ impl Pipeline {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether the daemon should store `event`: a finding in it matches an enabled relay rule,
+    /// or already has its issue (its later changes concern that issue). Otherwise it is
+    /// answered 202 "ignored" and not stored.
+    pub fn wants(&self, event: &Event) -> Result<bool, StoreError> {
+        if crate::rules::matching_rule(&self.config(), event).is_some() {
+            return Ok(true);
+        }
+        for finding in &event.findings {
+            if self.inner.store.mapping(&finding.key)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// One pass over the pending inbox (see the module header). Call it again while
