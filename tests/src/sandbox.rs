@@ -48,7 +48,9 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .with_context(|| format!("cannot start {} (cargo build --bins first)", bin.display()))?;
+            .with_context(|| {
+                format!("cannot start {} (cargo build --bins first)", bin.display())
+            })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -89,9 +91,16 @@ impl Sandbox {
 
     async fn get_json(&self, path: &str) -> Value {
         let url = self.control(path);
-        let r = self.http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         assert!(r.status().is_success(), "GET {url}: {}", r.status());
-        r.json().await.unwrap_or_else(|e| panic!("GET {url}: body: {e}"))
+        r.json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: body: {e}"))
     }
 
     async fn post_json(&self, path: &str, body: Value) -> Value {
@@ -136,7 +145,8 @@ impl Sandbox {
 
     /// Reopens `key` as the human user `alice`.
     pub async fn reopen(&self, key: &str) -> Value {
-        self.post_json(&format!("/issues/{key}/reopen"), json!({"user": "alice"})).await
+        self.post_json(&format!("/issues/{key}/reopen"), json!({"user": "alice"}))
+            .await
     }
 
     /// Sets the fault counters, e.g. `{"rate_limit_next": 3}` or
@@ -147,7 +157,8 @@ impl Sandbox {
 
     /// Drops (true) or delivers (false) webhook calls from now on.
     pub async fn drop_webhooks(&self, drop: bool) -> Value {
-        self.post_json("/webhooks/drop", json!({"drop": drop})).await
+        self.post_json("/webhooks/drop", json!({"drop": drop}))
+            .await
     }
 
     /// The API call log: `[{method, path, bucket, status}]`, apiKey never included.
