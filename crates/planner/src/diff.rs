@@ -61,7 +61,7 @@ fn to_json(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("(unserializable: {e})")))
 }
 
-/// The invoke role: description, trust policy and the one inline policy we write.
+/// The invoke role: description, trust policy, the one inline policy we write, and no other.
 pub fn role(spec: &RoleSpec, observed: &ObservedRole) -> Vec<FieldChange> {
     let mut c = Changes::default();
     c.compare("description", &observed.description, &spec.description);
@@ -71,6 +71,14 @@ pub fn role(spec: &RoleSpec, observed: &ObservedRole) -> Vec<FieldChange> {
         observed.policies.get(&spec.policy_name),
         &spec.policy_document,
     );
+    // Any other inline policy widens what EventBridge may do with the role: the update
+    // removes it.
+    let extra: Vec<&String> = observed
+        .policies
+        .keys()
+        .filter(|name| **name != spec.policy_name)
+        .collect();
+    c.compare("extra_inline_policies", extra, Vec::<&String>::new());
     c.0
 }
 

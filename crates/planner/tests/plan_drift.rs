@@ -101,6 +101,17 @@ fn cases(applied: &ObservedState) -> Vec<Case> {
             |o| role(o).policies.clear(),
         ),
         case(
+            "role extra inline policy",
+            InvokeRole,
+            "extra_inline_policies",
+            json!(["admin"]),
+            json!([]),
+            |o| {
+                let wide = json!({"Statement": [{"Effect": "Allow", "Action": "*"}]});
+                role(o).policies.insert("admin".into(), wide);
+            },
+        ),
+        case(
             "connection description",
             Connection,
             "description",
@@ -310,7 +321,7 @@ fn drift_on_every_compared_field_is_one_in_place_update() {
     let d = base();
     let applied = applied(&d);
     let cases = cases(&applied);
-    assert_eq!(cases.len(), 26);
+    assert_eq!(cases.len(), 27);
     for c in cases {
         let mut observed = applied.clone();
         (c.mutate)(&mut observed);
