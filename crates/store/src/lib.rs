@@ -11,6 +11,7 @@
 //! process at a time (sled's file lock); the CLI says so instead of waiting.
 
 mod backup;
+mod check;
 mod commit;
 mod error;
 mod inbox;
@@ -25,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use backup::{CheckProblem, CheckReport, ExportReport, ImportReport};
+pub use backup::{ExportReport, ImportReport, RecordCounts};
+pub use check::{CheckProblem, CheckReport};
 pub use error::{ExportError, ImportError, MigrateError, OpenError, StoreError};
 pub use migrate::MigrationReport;
 pub use types::{
