@@ -26,6 +26,9 @@ use crate::session::{AccountSession, Sessions};
 /// Per-rule reads run this many at once inside one region.
 const RULE_READ_CONCURRENCY: usize = 4;
 
+/// An opened account and its invoke role, or why it could not be read.
+type Opened = Result<(AccountSession, Option<ObservedRole>), String>;
+
 /// What to read.
 #[derive(Clone, Copy, Debug)]
 pub struct ObserveScope<'a> {
@@ -71,10 +74,7 @@ pub async fn observe(
     let step = |n: usize| progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
 
     // Step 1: open each account (assume role) and read its invoke role.
-    let opened: Vec<(
-        usize,
-        Result<(AccountSession, Option<ObservedRole>), String>,
-    )> = futures::stream::iter(scope.accounts.iter().enumerate())
+    let opened: Vec<(usize, Opened)> = futures::stream::iter(scope.accounts.iter().enumerate())
         .map(|(i, account)| {
             let calls = &calls;
             async move { (i, open_account(sessions, account, scope, calls).await) }
@@ -156,7 +156,7 @@ async fn open_account(
     account: &str,
     scope: ObserveScope<'_>,
     calls: &AtomicUsize,
-) -> Result<(AccountSession, Option<ObservedRole>), String> {
+) -> Opened {
     let session = sessions
         .for_account(account)
         .await

@@ -297,7 +297,15 @@ async fn create_read_update_in_place_and_delete() {
     assert!(!shown.contains(SECRET_VALUE));
 
     // Read back.
-    let seen = observe(&sessions, scope(&n, &accounts, &regions), |_, _| {}).await;
+    let ticks = std::sync::Mutex::new(Vec::new());
+    let seen = observe(&sessions, scope(&n, &accounts, &regions), |done, total| {
+        ticks.lock().unwrap().push((done, total))
+    })
+    .await;
+    let ticks = ticks.into_inner().unwrap();
+    let places = accounts.len() * regions.len();
+    assert_eq!(ticks.last(), Some(&(places, places)));
+    assert!(ticks.windows(2).all(|w| w[0].0 < w[1].0), "{ticks:?}");
     let locked = seen
         .state
         .accounts

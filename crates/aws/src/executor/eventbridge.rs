@@ -62,6 +62,9 @@ impl<'a> RegionRunner<'a> {
 
     pub(super) async fn apply(&mut self, action: &Action) -> Done {
         use DesiredResource as D;
+        if let Some(arn) = &action.existing_arn {
+            self.remember(action.kind, &action.name, arn);
+        }
         match (action.op, &action.desired) {
             (Op::Create | Op::Update, Some(D::Connection(spec))) => {
                 self.write_connection(spec, action.op == Op::Create).await
@@ -83,12 +86,6 @@ impl<'a> RegionRunner<'a> {
                 action.name
             ))),
         }
-        .map(|fp| {
-            if let Some(arn) = &action.existing_arn {
-                self.remember(action.kind, &action.name, arn);
-            }
-            fp
-        })
     }
 
     /// ARNs of resources the plan updates (and so were observed) are known without a call.
