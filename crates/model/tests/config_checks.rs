@@ -500,3 +500,21 @@ fn optional_sections_are_read() {
     ));
     assert_eq!(e.path, "backlog.on_recurrence");
 }
+
+#[test]
+fn yaml_tags_are_read_through_and_duplicate_keys_or_documents_are_refused() {
+    let tagged = edit(
+        "api_key: env:FB_INGEST_KEY",
+        "api_key: !!str env:FB_INGEST_KEY",
+    );
+    assert_eq!(errors(&tagged), []);
+    let e = only_error(&edit("name: secops", "name: secops\nname: other"));
+    assert!(e.message.contains("duplicated key"), "{}", e.message);
+    assert_eq!(e.line, 3);
+    let e = only_error(&format!("{BASE}---\nversion: 1\n"));
+    assert!(
+        e.message.contains("exactly one YAML document"),
+        "{}",
+        e.message
+    );
+}
