@@ -393,3 +393,30 @@ fn actions_are_ordered_and_the_plan_is_deterministic() {
     );
     assert_converges(&after, &observed);
 }
+
+#[test]
+fn a_destination_created_again_repoints_the_target_in_place() {
+    let d = desired(vec![account(ACC1, vec![relay_region(ACC1, R1, &["gd"])])]);
+    let mut observed = applied(&d);
+    region_mut(&mut observed, ACC1, R1).destinations.clear();
+    let plan = fb_planner::plan(&d, &observed);
+    assert_eq!(
+        ops(&plan),
+        vec![
+            op(
+                Op::Create,
+                ResourceKind::ApiDestination,
+                "fb-secops-gd-dest"
+            ),
+            op(Op::Update, ResourceKind::Target, "fb-secops-gd/bridge"),
+        ]
+    );
+    let update = plan.actions().nth(1).expect("the target update");
+    assert_eq!(update.changes.len(), 1);
+    assert_eq!(update.changes[0].field, "arn");
+    assert_eq!(
+        update.changes[0].new,
+        serde_json::json!("(known after apply)")
+    );
+    assert_converges(&d, &observed);
+}

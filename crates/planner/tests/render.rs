@@ -139,3 +139,22 @@ fn an_observed_state_with_no_changes_renders_the_same_everywhere() {
     assert!(md.starts_with("### findings-bridge `fb-secops` — No changes."));
     assert!(!md.contains("####"), "no tables when nothing changes: {md}");
 }
+
+#[test]
+fn markdown_leaves_out_json_too_long_for_a_comment() {
+    let accounts = (0..12)
+        .map(|i| {
+            let id = format!("{:012}", 100_000_000_000u64 + i);
+            account(&id, vec![relay_region(&id, R1, &["gd", "inspector"])])
+        })
+        .collect();
+    let plan = fb_planner::plan(&desired(accounts), &ObservedState::default());
+    let json_len = fb_planner::render::json(&plan).chars().count();
+    assert!(json_len > fb_planner::render::MAX_JSON_CHARS, "{json_len}");
+    let md = fb_planner::render::markdown(&plan);
+    assert!(!md.contains("```json"));
+    assert!(md.contains(&format!(
+        "The JSON ({json_len} characters) is too long for a comment: run `findings-bridge plan --format json`."
+    )));
+    assert!(md.chars().count() < 65_536, "fits in a GitHub comment");
+}

@@ -12,7 +12,7 @@ use fb_model::plan::Plan;
 use crate::diff;
 use serde_json::Value;
 
-pub use markdown::markdown;
+pub use markdown::{markdown, MAX_JSON_CHARS};
 pub use text::text;
 
 /// Longest shown value of a changed field, in characters; longer ones lose their middle.
