@@ -508,3 +508,54 @@ async fn wants_matching_or_mapped_findings_only() {
         Some("guardduty".to_string())
     );
 }
+
+/// The store on disk is closed and reopened between the create and the next attempt, as a
+/// restart after a crash would: the intent on disk makes the new process search first.
+#[tokio::test]
+async fn restart_from_disk_after_create_without_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tracker = Arc::new(fb_sync::testing::FakeTracker::new());
+    let writer = Arc::new(fb_sync::testing::FakeWriter::new());
+    tracker.fail(Op::Create, Fault::AmbiguousAfterCreate, 1);
+    {
+        let store = fb_store::Store::open(dir.path()).expect("open");
+        let pipeline = fb_sync::Pipeline::with_settings(
+            store.clone(),
+            tracker.clone(),
+            writer.clone(),
+            config("reopen"),
+            fast_settings(),
+        );
+        store
+            .accept(InboxEvent {
+                received_at: chrono::Utc::now(),
+                origin: EventOrigin::Relay,
+                body: gd_event(1, "NEW", T1, "HIGH").to_string(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(pipeline.process_pending().await.unwrap().retry, 1);
+    }
+    let store = fb_store::Store::open(dir.path()).expect("reopen");
+    assert_eq!(store.inbox_len(), 1, "the delivery is still pending");
+    let pipeline = fb_sync::Pipeline::with_settings(
+        store.clone(),
+        tracker.clone(),
+        writer,
+        config("reopen"),
+        fast_settings(),
+    );
+    let report = pipeline.process_pending().await.unwrap();
+    assert_eq!((report.adopted, report.events_done), (1, 1));
+    assert_eq!(tracker.issues().len(), 1);
+    assert_eq!(tracker.calls(Op::Create), 1);
+    assert_eq!(
+        store
+            .mapping(&finding_id(1))
+            .unwrap()
+            .unwrap()
+            .issue_key
+            .as_deref(),
+        Some("SEC-1")
+    );
+}

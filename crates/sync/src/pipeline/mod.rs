@@ -242,6 +242,9 @@ impl Pipeline {
         let mut report = ProcessReport::default();
 
         let (groups, mut done, malformed) = self.read_inbox()?;
+        if groups.is_empty() && done.is_empty() {
+            return Ok(report);
+        }
         report.malformed = malformed;
         let now = Instant::now();
         let (due, waiting): (Vec<_>, Vec<_>) = groups
