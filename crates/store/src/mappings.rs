@@ -234,6 +234,35 @@ pub(crate) mod tests {
         assert!(store.check().unwrap().is_ok());
     }
 
+    /// Racing updates of one mapping (each moving it to another issue) leave exactly one
+    /// record, indexed under whichever issue won — never under two.
+    #[test]
+    fn concurrent_updates_keep_record_and_indexes_in_step() {
+        let store = Store::open_temporary().expect("open");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let store = store.clone();
+                s.spawn(move || {
+                    for n in 0..25 {
+                        let issue = format!("SEC-{}", t * 100 + n);
+                        store
+                            .put_mapping(&sample("shared", Some(&issue)))
+                            .expect("put");
+                    }
+                });
+            }
+        });
+        assert_eq!(store.mapping_count(), 1);
+        let report = store.check().expect("check");
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(
+            report.index_entries, 2,
+            "one issue entry, one finding-id entry"
+        );
+        let winner = store.mapping("shared").unwrap().unwrap().issue_key.unwrap();
+        assert_eq!(store.mappings_by_issue(&winner).unwrap().len(), 1);
+    }
+
     #[test]
     fn keys_that_would_break_the_indexes_are_refused() {
         let store = Store::open_temporary().expect("open");

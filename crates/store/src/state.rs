@@ -198,6 +198,8 @@ mod tests {
         assert_eq!(key.len(), 32);
         assert_ne!(key, vec![0u8; 32]);
         assert_eq!(store.hmac_key().expect("read"), key);
+        let shown = format!("{store:?}");
+        assert!(!shown.contains(&hex::encode(&key)), "{shown}");
     }
 
     #[test]
