@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -37,14 +36,20 @@ pub async fn load_base_config() -> SdkConfig {
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let region =
-        RegionProviderChain::default_provider().or_else(Region::from_static(GLOBAL_REGION));
-    aws_config::defaults(BehaviorVersion::latest())
+    // The loader's own region chain uses the HTTP client above; a hand-made
+    // `RegionProviderChain::default_provider()` would build an IMDS client without one and panic.
+    let loaded = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
-        .region(region)
         .retry_config(RetryConfig::adaptive())
         .load()
-        .await
+        .await;
+    if loaded.region().is_some() {
+        return loaded;
+    }
+    loaded
+        .to_builder()
+        .region(Region::from_static(GLOBAL_REGION))
+        .build()
 }
 
 /// Why an account cannot be used.
