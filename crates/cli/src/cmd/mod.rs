@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use crate::{Cli, Command};
 
+mod mappings;
 mod run;
 mod status;
+mod store;
 mod validate;
 
 /// `-c`, then `$FINDINGS_BRIDGE_CONFIG` (clap reads it), then `./findings-bridge.yaml`.
@@ -22,7 +24,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { .. } | Command::Apply { .. } => anyhow::bail!("plan/apply: not built yet"),
         Command::Run => run::run(&cli),
         Command::Status { url } => status::run(&cli, url.as_deref()),
-        Command::Mappings(_) | Command::Store(_) => anyhow::bail!("store: not built yet"),
+        Command::Mappings(c) => mappings::run(&cli, c),
+        Command::Store(c) => store::run(&cli, c),
         Command::Backlog(_) => anyhow::bail!("backlog: not built yet"),
     }
 }
