@@ -1,1 +1,280 @@
-//! Placeholder: the reconcile orchestration (owned by the reconcile helper).
+//! The reconcile orchestration shared by `findings-bridge plan` / `apply` and the daemon's
+//! scheduled reconcile: file → accounts → (Backlog ids) → desired state with secret
+//! fingerprints → read every account × region → pure plan → apply once → record fingerprints.
+//!
+//! Steps, each its own function: [`prepare`] (everything that does not read EventBridge),
+//! [`plan`] (inventory + planner), [`apply`] (executor + store). The store is optional: without
+//! it (a running daemon holds its lock) plans are made without secret comparison, and the
+//! caller must not apply.
+//!
+//! Must not: print (callers choose how to show progress and results), retry a failed action
+//! (the next reconcile does), or let a secret value out — only HMAC fingerprints leave here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_config::SdkConfig;
+use fb_aws::executor::SecretResolver;
+use fb_aws::inventory::ObserveScope;
+use fb_aws::{ApplyReport, DiscoverError, ObserveStats, Outcome, SessionError, Sessions};
+use fb_model::compile::{BacklogIds, CompileError, CompileInputs};
+use fb_model::config::{Config, Delivery};
+use fb_model::plan::{Op, Plan, ResourceKind};
+use fb_model::resources::DesiredState;
+use fb_model::secret::{fingerprint, Secret, SecretRef, SecretResolveError};
+use fb_store::{Store, StoreError};
+
+/// Why reconcile could not get as far as reading AWS.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("cannot open AWS sessions")]
+    Sessions(#[source] SessionError),
+    #[error("cannot list the accounts of the organization")]
+    Accounts(#[source] DiscoverError),
+    #[error("cannot resolve backlog.api_key (needed to look up Backlog ids for direct rules)")]
+    BacklogKey(#[source] SecretResolveError),
+    #[error("cannot build the Backlog client")]
+    BacklogClient(#[source] fb_backlog::BuildError),
+    #[error("cannot look up Backlog ids for direct-delivery rules")]
+    BacklogNames(#[source] fb_backlog::ResolveError),
+    #[error("Backlog returned a negative id for {what}")]
+    BacklogId { what: String },
+    #[error("cannot compile the desired state")]
+    Compile(#[source] CompileError),
+    #[error("connection {connection}: cannot resolve its secret")]
+    Secret {
+        connection: String,
+        #[source]
+        source: SecretResolveError,
+    },
+    #[error("cannot read the store")]
+    Store(#[source] StoreError),
+}
+
+/// Everything needed to plan and apply one file.
+#[derive(Debug)]
+pub struct Prepared {
+    pub config: Config,
+    /// The accounts reconciled (the file's ids, or those discovered in the organization).
+    pub accounts: Vec<String>,
+    pub desired: DesiredState,
+    pub sessions: Sessions,
+    /// Secrets were fingerprinted and compared with the store's records.
+    pub compares_secrets: bool,
+    /// (account, region) → connection → fingerprint recorded at our last apply.
+    recorded: BTreeMap<(String, String), BTreeMap<String, String>>,
+}
+
+/// Reads everything but EventBridge: sessions, accounts, Backlog ids (only when a rule uses
+/// direct delivery), the compiled desired state, and — with a store — the secret fingerprints.
+pub async fn prepare(
+    config: &Config,
+    base: SdkConfig,
+    store: Option<&Store>,
+) -> Result<Prepared, PrepareError> {
+    let sessions =
+        Sessions::from_accounts(base.clone(), &config.accounts).map_err(PrepareError::Sessions)?;
+    let accounts = fb_aws::resolve_accounts(&base, &config.accounts.source)
+        .await
+        .map_err(PrepareError::Accounts)?;
+    let backlog = backlog_ids(config).await?;
+    let inputs = CompileInputs {
+        accounts: accounts.clone(),
+        backlog,
+    };
+    let mut desired = fb_model::compile::compile(config, &inputs).map_err(PrepareError::Compile)?;
+    let mut recorded = BTreeMap::new();
+    if let Some(store) = store {
+        fill_fingerprints(&mut desired, store)?;
+        recorded = recorded_fingerprints(&desired, store)?;
+    }
+    Ok(Prepared {
+        config: config.clone(),
+        accounts,
+        desired,
+        sessions,
+        compares_secrets: store.is_some(),
+        recorded,
+    })
+}
+
+/// Backlog ids for the names direct rules use; `None` when every rule is relayed.
+async fn backlog_ids(config: &Config) -> Result<Option<BacklogIds>, PrepareError> {
+    if !config.rules.iter().any(|r| r.delivery == Delivery::Direct) {
+        return Ok(None);
+    }
+    let b = &config.backlog;
+    let key = b.api_key.resolve().map_err(PrepareError::BacklogKey)?;
+    let client = fb_backlog::Client::new(&b.base_url, key, fb_backlog::ClientOptions::default())
+        .map_err(PrepareError::BacklogClient)?;
+    let direct = config
+        .rules
+        .iter()
+        .filter(|r| r.delivery == Delivery::Direct);
+    let issue_types: BTreeSet<String> = std::iter::once(b.issue_type.clone())
+        .chain(direct.clone().filter_map(|r| r.issue.issue_type.clone()))
+        .collect();
+    let priorities: BTreeSet<String> = b
+        .priority
+        .values()
+        .cloned()
+        .chain(direct.filter_map(|r| r.issue.priority.clone()))
+        .collect();
+    let issue_types: Vec<String> = issue_types.into_iter().collect();
+    let priorities: Vec<String> = priorities.into_iter().collect();
+    let names = client
+        .resolve_names(fb_backlog::NamesToResolve {
+            project: &b.project,
+            issue_types: &issue_types,
+            priorities: &priorities,
+            statuses: &[],
+            resolutions: &[],
+        })
+        .await
+        .map_err(PrepareError::BacklogNames)?;
+    let id = |what: &str, id: i64| {
+        u64::try_from(id).map_err(|_| PrepareError::BacklogId {
+            what: what.to_owned(),
+        })
+    };
+    let convert = |map: BTreeMap<String, i64>| -> Result<BTreeMap<String, u64>, PrepareError> {
+        map.into_iter()
+            .map(|(name, v)| Ok((name.clone(), id(&name, v)?)))
+            .collect()
+    };
+    Ok(Some(BacklogIds {
+        project_id: id("the project", names.project_id)?,
+        issue_type_ids: convert(names.issue_type_ids)?,
+        priority_ids: convert(names.priority_ids)?,
+    }))
+}
+
+/// Sets each connection's `secret_fingerprint`: HMAC, under the store's key, of the values it
+/// sends (joined by NUL when there are several). Each reference is resolved once.
+fn fill_fingerprints(desired: &mut DesiredState, store: &Store) -> Result<(), PrepareError> {
+    let key = store.hmac_key().map_err(PrepareError::Store)?;
+    let mut cache: BTreeMap<SecretRef, Secret> = BTreeMap::new();
+    for region in desired
+        .accounts
+        .iter_mut()
+        .flat_map(|a| a.regions.iter_mut())
+    {
+        for conn in &mut region.connections {
+            let mut joined = Vec::new();
+            for reference in conn.auth.secret_refs() {
+                if !cache.contains_key(reference) {
+                    let value = reference.resolve().map_err(|source| PrepareError::Secret {
+                        connection: conn.name.clone(),
+                        source,
+                    })?;
+                    cache.insert(reference.clone(), value);
+                }
+                joined.push(cache[reference].expose().to_owned());
+            }
+            conn.secret_fingerprint = Some(fingerprint(&key, &Secret::new(joined.join("\0"))));
+        }
+    }
+    Ok(())
+}
+
+/// The fingerprints the store recorded for the connections the file wants.
+fn recorded_fingerprints(
+    desired: &DesiredState,
+    store: &Store,
+) -> Result<BTreeMap<(String, String), BTreeMap<String, String>>, PrepareError> {
+    let mut out: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    for account in &desired.accounts {
+        for region in &account.regions {
+            let place = (account.account.clone(), region.region.clone());
+            for conn in &region.connections {
+                let found = store
+                    .fingerprint(&account.account, &region.region, &conn.name)
+                    .map_err(PrepareError::Store)?;
+                if let Some(fp) = found {
+                    out.entry(place.clone())
+                        .or_default()
+                        .insert(conn.name.clone(), fp);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every account × region and plans. `progress(done, total)` reports places read.
+/// Unreadable accounts or regions are in the plan's errors, never a failure of the whole.
+pub async fn plan(
+    prepared: &Prepared,
+    progress: impl Fn(usize, usize) + Sync,
+) -> (Plan, ObserveStats) {
+    let config = &prepared.config;
+    let scope = ObserveScope {
+        naming: &prepared.desired.naming,
+        accounts: &prepared.accounts,
+        regions: &config.accounts.regions,
+        read_invoke_role: config.accounts.invoke_role_arn.is_none(),
+        concurrency: config.reconcile.concurrency,
+    };
+    let mut observation = fb_aws::observe(&prepared.sessions, scope, progress).await;
+    for account in &mut observation.state.accounts {
+        for region in &mut account.regions {
+            let place = (account.account.clone(), region.region.clone());
+            if let Some(recorded) = prepared.recorded.get(&place) {
+                region.recorded_fingerprints = recorded.clone();
+            }
+        }
+    }
+    let plan = fb_planner::plan(&prepared.desired, &observation.state);
+    (plan, observation.stats)
+}
+
+/// What [`apply`] did.
+#[derive(Debug)]
+pub struct Applied {
+    pub report: ApplyReport,
+    /// Fingerprints could not be recorded (the next plan will re-push those secrets).
+    pub record_error: Option<StoreError>,
+}
+
+impl Applied {
+    /// True when every action succeeded and everything was recorded.
+    pub fn succeeded(&self) -> bool {
+        !self.report.failed() && self.record_error.is_none()
+    }
+}
+
+/// Applies `plan` once, then records the fingerprints of the secrets now live in AWS and
+/// forgets those of deleted connections.
+pub async fn apply(prepared: &Prepared, plan: &Plan, store: &Store) -> Applied {
+    let resolve = |r: &SecretRef| r.resolve();
+    let resolver: SecretResolver<'_> = &resolve;
+    let report = fb_aws::execute(
+        &prepared.sessions,
+        plan,
+        resolver,
+        prepared.config.reconcile.concurrency,
+    )
+    .await;
+    let record_error = record(&report, store).await.err();
+    if let Some(error) = &record_error {
+        tracing::error!(error = %error, "cannot record connection secret fingerprints");
+    }
+    Applied {
+        report,
+        record_error,
+    }
+}
+
+async fn record(report: &ApplyReport, store: &Store) -> Result<(), StoreError> {
+    for fp in report.recorded_fingerprints() {
+        store.put_fingerprint(&fp.account, &fp.region, &fp.connection, &fp.fingerprint)?;
+    }
+    let deleted = report.results.iter().filter(|r| {
+        r.kind == ResourceKind::Connection && r.op == Op::Delete && r.outcome == Outcome::Ok
+    });
+    for r in deleted {
+        if let Some(region) = &r.region {
+            store.remove_fingerprint(&r.account, region, &r.name)?;
+        }
+    }
+    store.flush().await
+}

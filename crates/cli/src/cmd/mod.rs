@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::{Cli, Command};
 
 mod mappings;
+mod reconcile;
 mod run;
 mod status;
 mod store;
@@ -21,7 +22,7 @@ pub fn config_path(cli: &Cli) -> PathBuf {
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate => validate::run(&cli),
-        Command::Plan { .. } | Command::Apply { .. } => anyhow::bail!("plan/apply: not built yet"),
+        Command::Plan { .. } | Command::Apply { .. } => reconcile::run(&cli),
         Command::Run => run::run(&cli),
         Command::Status { url } => status::run(&cli, url.as_deref()),
         Command::Mappings(c) => mappings::run(&cli, c),
