@@ -27,5 +27,5 @@ pub use names::{
 pub use params::{
     ActivityQuery, IssueQuery, IssueSort, IssueUpdate, NewIssue, Order, WebhookSpec, MAX_COUNT,
 };
-pub use redact::redact_api_key;
+pub use redact::{mask_hook_url, redact_api_key};
 pub use transport::{Bucket, CallObserver, CallOutcome, ClientOptions};

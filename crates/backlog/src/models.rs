@@ -230,8 +230,8 @@ impl Activity {
     }
 }
 
-/// A project webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A project webhook. Debug masks the URL's token (the receiver's secret path).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     pub id: i64,
@@ -246,6 +246,18 @@ pub struct Webhook {
     pub created: Option<DateTime<Utc>>,
     #[serde(default)]
     pub updated: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("hook_url", &crate::redact::mask_hook_url(&self.hook_url))
+            .field("all_event", &self.all_event)
+            .field("activity_type_ids", &self.activity_type_ids)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One bucket of `GET /rateLimit`.

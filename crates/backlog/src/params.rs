@@ -204,8 +204,8 @@ impl ActivityQuery {
     }
 }
 
-/// `POST /projects/:p/webhooks` and, with every field set, `PATCH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `POST /projects/:p/webhooks` and, with every field set, `PATCH`. Debug masks the URL's token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSpec {
     pub name: String,
     pub description: String,
@@ -213,6 +213,18 @@ pub struct WebhookSpec {
     pub hook_url: String,
     pub all_event: bool,
     pub activity_type_ids: Vec<i64>,
+}
+
+impl std::fmt::Debug for WebhookSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSpec")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("hook_url", &crate::redact::mask_hook_url(&self.hook_url))
+            .field("all_event", &self.all_event)
+            .field("activity_type_ids", &self.activity_type_ids)
+            .finish()
+    }
 }
 
 impl WebhookSpec {

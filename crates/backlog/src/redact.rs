@@ -17,9 +17,41 @@ pub fn redact_api_key(text: &str) -> String {
     out
 }
 
+/// Masks the last path segment of a webhook URL (where the receiver's token lives) and any
+/// query, for Debug output and status views: `https://h/v1/backlog/webhook/****`.
+pub fn mask_hook_url(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or("");
+    let host_start = without_query.find("://").map_or(0, |i| i + 3);
+    let Some(path_start) = without_query[host_start..]
+        .find('/')
+        .map(|i| i + host_start)
+    else {
+        return without_query.to_owned();
+    };
+    match without_query[path_start..].rsplit_once('/') {
+        Some((dir, tail)) if !tail.is_empty() => {
+            format!("{}{dir}/****", &without_query[..path_start])
+        }
+        _ => without_query.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_api_key;
+    use super::{mask_hook_url, redact_api_key};
+
+    #[test]
+    fn hook_urls_lose_their_token() {
+        assert_eq!(
+            mask_hook_url("https://b.example/v1/backlog/webhook/t0k3n"),
+            "https://b.example/v1/backlog/webhook/****"
+        );
+        assert_eq!(
+            mask_hook_url("https://b.example/hook?token=x"),
+            "https://b.example/****"
+        );
+        assert_eq!(mask_hook_url("https://b.example"), "https://b.example");
+    }
 
     #[test]
     fn replaces_every_key_value() {

@@ -276,3 +276,62 @@ async fn the_key_is_absent_from_every_error_and_debug_output() {
     let log = sbx.control_get("/requests").await.to_string();
     assert!(!log.contains(KEY) && !log.contains("apiKey"), "{log}");
 }
+
+/// A `MakeWriter` collecting everything logged, for the leak check below.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn nothing_logged_at_any_level_contains_the_key() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sbx = Sbx::default().await;
+    let client = sbx.client(ClientOptions {
+        timeout: Duration::from_millis(300),
+        ..fast()
+    });
+    client.get_project("SEC").await.unwrap();
+    sbx.control_post(
+        "/faults",
+        json!({"rate_limit_next": 1, "error_5xx_next": 1}),
+    )
+    .await;
+    client.priorities().await.unwrap();
+    client.get_project("SEC").await.unwrap();
+    sbx.control_post(
+        "/faults",
+        json!({"slow_after_create_next": 1, "slow_ms": 1000}),
+    )
+    .await;
+    client.create_issue(&issue("slow")).await.unwrap_err();
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("backlog call"),
+        "the client logged its calls: {text}"
+    );
+    assert!(text.contains("rate limited"), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}
