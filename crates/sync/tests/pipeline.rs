@@ -559,3 +559,26 @@ async fn restart_from_disk_after_create_without_record() {
         Some("SEC-1")
     );
 }
+
+#[tokio::test]
+async fn an_unknown_create_outcome_is_not_searched_before_it_settles() {
+    let h = Harness::with(
+        "reopen",
+        fb_sync::PipelineSettings {
+            intent_settle: std::time::Duration::from_secs(3600),
+            ..fast_settings()
+        },
+    );
+    h.tracker.fail(Op::Create, Fault::AmbiguousAfterCreate, 1);
+    h.deliver(&gd_event(1, "NEW", T1, "HIGH")).await;
+    for _ in 0..3 {
+        assert_eq!(h.process().await.events_kept, 1);
+    }
+    assert_eq!(
+        h.tracker.calls(Op::Search),
+        0,
+        "too early to trust a search"
+    );
+    assert_eq!(h.tracker.calls(Op::Create), 1, "and never create blindly");
+    assert!(h.store.intent(&finding_id(1)).unwrap().is_some());
+}

@@ -4,7 +4,8 @@
 //!
 //! Idempotency: a durable [`CreateIntent`] is written before `create_issue`. When an intent is
 //! already there (an earlier attempt timed out, or the process died after creating), the tracker
-//! is searched for the marker line first and the hit checked exactly; found → adopted, not
+//! is searched for the marker line first — once the attempt is `intent_settle` old, so the
+//! issue has had time to be indexed — and the hit checked exactly; found → adopted, not
 //! created again. Every Backlog action is followed by a mapping write, so a retry does not
 //! repeat it.
 
@@ -59,7 +60,16 @@ impl Pipeline {
         let store = &self.inner.store;
         let key = finding.key.as_str();
         let prior = store.intent(key)?;
-        if prior.is_some() {
+        if let Some(prior) = &prior {
+            let settle = chrono::Duration::from_std(self.inner.settings.intent_settle)
+                .unwrap_or(chrono::Duration::MAX);
+            if Utc::now() - prior.started_at < settle {
+                tracing::debug!(
+                    finding_key = key,
+                    "unfinished create too recent to search for"
+                );
+                return Ok(Outcome::Retry);
+            }
             match self.search_marker(key, exclude).await {
                 Ok(Some(issue)) => {
                     tracing::info!(finding_key = key, issue = %issue.key, "unfinished create resolved: the issue exists");
@@ -77,7 +87,8 @@ impl Pipeline {
         let intent = CreateIntent {
             finding_key: key.to_string(),
             rule: rule.name.clone(),
-            started_at: prior.as_ref().map_or_else(Utc::now, |i| i.started_at),
+            // This attempt's start: the settle time counts from the latest attempt.
+            started_at: Utc::now(),
             attempts: prior.as_ref().map_or(0, |i| i.attempts) + 1,
         };
         store.put_intent(&intent).await?;

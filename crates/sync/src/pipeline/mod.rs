@@ -53,6 +53,10 @@ pub struct PipelineSettings {
     pub retry_max: Duration,
     /// GetFindings pages read per backfill run.
     pub backfill_max_pages: usize,
+    /// After a create whose outcome is unknown, wait this long before searching for its marker:
+    /// Backlog's keyword-search indexing delay is unverified, and a search that runs before the
+    /// issue is indexed would lead to a second issue.
+    pub intent_settle: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -66,6 +70,7 @@ impl Default for PipelineSettings {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             backfill_max_pages: 100,
+            intent_settle: Duration::from_secs(30),
         }
     }
 }

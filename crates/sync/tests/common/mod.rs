@@ -89,10 +89,11 @@ pub struct Harness {
     pub pipeline: Pipeline,
 }
 
-/// Retries are immediate unless a test asks for backoff.
+/// Retries (and intent searches) are immediate unless a test asks for a delay.
 pub fn fast_settings() -> PipelineSettings {
     PipelineSettings {
         retry_base: Duration::ZERO,
+        intent_settle: Duration::ZERO,
         ..PipelineSettings::default()
     }
 }
