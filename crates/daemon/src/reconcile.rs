@@ -23,6 +23,9 @@ use fb_model::resources::DesiredState;
 use fb_model::secret::{fingerprint, Secret, SecretRef, SecretResolveError};
 use fb_store::{Store, StoreError};
 
+/// (account, region) → connection name → secret fingerprint recorded at our last apply.
+type RecordedFingerprints = BTreeMap<(String, String), BTreeMap<String, String>>;
+
 /// Why reconcile could not get as far as reading AWS.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
@@ -60,8 +63,7 @@ pub struct Prepared {
     pub sessions: Sessions,
     /// Secrets were fingerprinted and compared with the store's records.
     pub compares_secrets: bool,
-    /// (account, region) → connection → fingerprint recorded at our last apply.
-    recorded: BTreeMap<(String, String), BTreeMap<String, String>>,
+    recorded: RecordedFingerprints,
 }
 
 /// Reads everything but EventBridge: sessions, accounts, Backlog ids (only when a rule uses
@@ -180,8 +182,8 @@ fn fill_fingerprints(desired: &mut DesiredState, store: &Store) -> Result<(), Pr
 fn recorded_fingerprints(
     desired: &DesiredState,
     store: &Store,
-) -> Result<BTreeMap<(String, String), BTreeMap<String, String>>, PrepareError> {
-    let mut out: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+) -> Result<RecordedFingerprints, PrepareError> {
+    let mut out = RecordedFingerprints::new();
     for account in &desired.accounts {
         for region in &account.regions {
             let place = (account.account.clone(), region.region.clone());

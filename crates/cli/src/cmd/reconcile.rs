@@ -66,7 +66,9 @@ fn open_store(config: &Config) -> anyhow::Result<Option<Store>> {
     match Store::open(&config.store.path) {
         Ok(store) => Ok(Some(store)),
         Err(OpenError::Locked { .. }) => Ok(None),
-        Err(e) => Err(e).context("cannot open the store (it records connection secret fingerprints)"),
+        Err(e) => {
+            Err(e).context("cannot open the store (it records connection secret fingerprints)")
+        }
     }
 }
 
@@ -230,12 +232,7 @@ fn print_results(results: &[ActionResult]) {
             Some(region) => format!("{}/{region}", r.account),
             None => r.account.clone(),
         };
-        let what = format!(
-            "{} {} {} ({place})",
-            r.op.symbol(),
-            r.kind.label(),
-            r.name
-        );
+        let what = format!("{} {} {} ({place})", r.op.symbol(), r.kind.label(), r.name);
         match &r.outcome {
             Outcome::Ok => println!("✓ {what}"),
             Outcome::Failed { error, retryable } => {
