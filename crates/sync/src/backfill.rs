@@ -196,7 +196,13 @@ impl Pipeline {
                 .get_findings(&query)
                 .await
                 .map_err(BackfillError::Fetch)?;
-            for (i, finding) in page.findings.into_iter().enumerate() {
+            // Only the asked-for findings, even from a writer that ignores the Id filter.
+            let asked = |f: &serde_json::Value| {
+                f.get("Id")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|id| ids.iter().any(|i| i == id))
+            };
+            for (i, finding) in page.findings.into_iter().filter(asked).enumerate() {
                 let raw = asff_event(
                     finding,
                     &format!("intent-{}-{i}", Utc::now().timestamp()),

@@ -141,3 +141,54 @@ async fn unfinished_intents_without_a_delivery_are_resolved_at_backfill() {
     assert_eq!(m.issue_key.as_deref(), Some("SEC-2"));
     assert!(h.store.intent(&orphan).unwrap().is_none());
 }
+
+/// A writer that ignores the `Id` filter must not make intent resolution queue other findings.
+#[tokio::test]
+async fn intent_resolution_queues_only_the_asked_findings() {
+    struct Unfiltered(fb_sync::testing::FakeWriter);
+    #[async_trait::async_trait]
+    impl fb_sync::FindingsWriter for Unfiltered {
+        async fn batch_update(
+            &self,
+            updates: &[fb_sync::WorkflowUpdate],
+        ) -> Result<fb_sync::BatchResult, fb_sync::WriterError> {
+            self.0.batch_update(updates).await
+        }
+        async fn get_findings(
+            &self,
+            query: &fb_sync::FindingQuery,
+        ) -> Result<fb_sync::FindingsPage, fb_sync::WriterError> {
+            let everything = fb_sync::FindingQuery {
+                finding_ids: Vec::new(),
+                ..query.clone()
+            };
+            self.0.get_findings(&everything).await
+        }
+    }
+    let inner = fb_sync::testing::FakeWriter::new();
+    for n in [1, 2, 3] {
+        inner.add_finding(finding_of(&gd_event(n, "NOTIFIED", T1, "HIGH")));
+    }
+    let store = fb_store::Store::open_temporary().unwrap();
+    store
+        .put_intent(&fb_store::CreateIntent {
+            finding_key: finding_id(2),
+            rule: "guardduty".into(),
+            started_at: chrono::Utc::now(),
+            attempts: 1,
+        })
+        .await
+        .unwrap();
+    let pipeline = fb_sync::Pipeline::with_settings(
+        store.clone(),
+        std::sync::Arc::new(fb_sync::testing::FakeTracker::new()),
+        std::sync::Arc::new(Unfiltered(inner)),
+        config("reopen"),
+        fast_settings(),
+    );
+    let report = pipeline.backfill().await.unwrap();
+    assert_eq!(report.intents_requeued, 1);
+    let queued = store.inbox_pending(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].1.body.contains(&finding_id(2)));
+}
