@@ -312,8 +312,8 @@ fn route(
             webhook_by_id(&mut s, m, id, input)
         }
         (Method::POST, ["issues"]) => create_issue(app, &mut s, input, headers),
-        (Method::GET, ["issues"]) => list_issues(&s, input, false),
-        (Method::GET, ["issues", "count"]) => list_issues(&s, input, true),
+        (Method::GET, ["issues"]) => list_issues(app, &s, input, false),
+        (Method::GET, ["issues", "count"]) => list_issues(app, &s, input, true),
         (Method::GET, ["issues", key]) => {
             no_params()?;
             let idx = s
@@ -498,7 +498,7 @@ const LIST_PARAMS: &[&str] = &[
 
 /// `GET /issues` (and `/issues/count`). Filters the sandbox does not model (categories, dates
 /// other than created/updated, custom fields) are accepted and ignored.
-fn list_issues(s: &Space, input: &Input, count_only: bool) -> Result<Answer, ApiErr> {
+fn list_issues(app: &App, s: &Space, input: &Input, count_only: bool) -> Result<Answer, ApiErr> {
     input.allow(LIST_PARAMS)?;
     let filter = IssueFilter {
         project_ids: input.ints("projectId")?,
@@ -515,6 +515,7 @@ fn list_issues(s: &Space, input: &Input, count_only: bool) -> Result<Answer, Api
         created_until: input.date("createdUntil")?,
         updated_since: input.date("updatedSince")?,
         updated_until: input.date("updatedUntil")?,
+        keyword_delay: chrono::Duration::milliseconds(app.options.keyword_delay_ms as i64),
     };
     let mut found = s.filter_issues(&filter);
     if count_only {

@@ -86,6 +86,21 @@ const ENGLISH_RESOLUTIONS: &[(i64, &str)] = &[
     (4, "Cannot Reproduce"),
 ];
 
+/// A resolution by the space's name, its id as text, or the English built-in name.
+fn resolution_id(s: &crate::state::State, wanted: &str) -> Option<i64> {
+    let wanted = wanted.trim();
+    s.resolutions
+        .iter()
+        .find(|(id, name)| name == wanted || id.to_string() == wanted)
+        .map(|(id, _)| *id)
+        .or_else(|| {
+            ENGLISH_RESOLUTIONS
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(wanted))
+                .map(|(id, _)| *id)
+        })
+}
+
 /// `POST /_sandbox/issues/{key}/close`: status Closed with a resolution, by a human.
 pub async fn close(
     State(app): State<App>,
@@ -96,22 +111,10 @@ pub async fn close(
     let Some(idx) = s.find_issue(&key) else {
         return bad(StatusCode::NOT_FOUND, format!("no issue {key}"));
     };
-    let wanted = body.resolution.trim();
-    let resolution = s
-        .resolutions
-        .iter()
-        .find(|(id, name)| name == wanted || id.to_string() == wanted)
-        .map(|(id, _)| *id)
-        .or_else(|| {
-            ENGLISH_RESOLUTIONS
-                .iter()
-                .find(|(_, n)| n.eq_ignore_ascii_case(wanted))
-                .map(|(id, _)| *id)
-        });
-    let Some(resolution) = resolution else {
+    let Some(resolution) = resolution_id(&s, &body.resolution) else {
         return bad(
             StatusCode::BAD_REQUEST,
-            format!("unknown resolution {wanted:?}"),
+            format!("unknown resolution {:?}", body.resolution),
         );
     };
     let user = s.human(&body.user);
@@ -179,4 +182,48 @@ pub struct DropBody {
 pub async fn drop_webhooks(State(app): State<App>, Json(body): Json<DropBody>) -> Json<Value> {
     app.lock().drop_webhooks = body.drop;
     Json(json!({"drop": body.drop}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    keys: Vec<String>,
+    /// Status id (1 Open … 4 Closed).
+    status: i64,
+    /// Resolution (as for close); omitted clears it.
+    #[serde(default)]
+    resolution: Option<String>,
+    #[serde(default = "default_user")]
+    user: String,
+}
+
+/// `POST /_sandbox/bulk_update`: a human's bulk status change (one type 14 activity).
+pub async fn bulk_update(State(app): State<App>, Json(body): Json<BulkBody>) -> Response {
+    let mut s = app.lock();
+    let mut idxs = Vec::new();
+    for key in &body.keys {
+        match s.find_issue(key) {
+            Some(i) => idxs.push(i),
+            None => return bad(StatusCode::NOT_FOUND, format!("no issue {key}")),
+        }
+    }
+    if !s.statuses.iter().any(|(id, _)| *id == body.status) {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            format!("unknown status {}", body.status),
+        );
+    }
+    let resolution = match &body.resolution {
+        None => None,
+        Some(r) => match resolution_id(&s, r) {
+            Some(id) => Some(id),
+            None => return bad(StatusCode::BAD_REQUEST, format!("unknown resolution {r:?}")),
+        },
+    };
+    let user = s.human(&body.user);
+    let deliveries = s.bulk_change(&idxs, user, body.status, resolution);
+    let activity = s.activities.last().cloned().unwrap_or(Value::Null);
+    drop(s);
+    crate::webhooks::deliver(&app, deliveries);
+    Json(activity).into_response()
 }

@@ -14,6 +14,8 @@
 //!   write requires a form body.
 //! - `min_id_inclusive`: whether `minId` / `maxId` of activities include the bound.
 //! - `japanese_names`: built-in statuses / priorities / resolutions in Japanese, as a ja space.
+//! - `keyword_delay_ms`: keyword search misses issues younger than this (indexing delay).
+//! - bulk updates (`POST /_sandbox/bulk_update`) record only the type 14 activity.
 //! - rate limits and their window (free-plan values are unknown).
 //!
 //! Must not: persist anything, or be mistaken for Backlog (it answers on 127.0.0.1 by default).
@@ -62,6 +64,8 @@ pub struct Options {
     pub japanese_names: bool,
     /// Delay of a slow-after-create answer when the fault gives no `slow_ms`.
     pub default_slow_ms: u64,
+    /// Keyword search does not see issues younger than this (indexing delay, UNVERIFIED).
+    pub keyword_delay_ms: u64,
 }
 
 impl Options {
@@ -81,6 +85,7 @@ impl Options {
             min_id_inclusive: true,
             japanese_names: false,
             default_slow_ms: 6000,
+            keyword_delay_ms: 0,
         }
     }
 }
@@ -120,6 +125,7 @@ pub fn router(options: Options) -> Router {
         .route("/_sandbox/issues/{key}", delete(control::delete))
         .route("/_sandbox/issues/{key}/close", post(control::close))
         .route("/_sandbox/issues/{key}/reopen", post(control::reopen))
+        .route("/_sandbox/bulk_update", post(control::bulk_update))
         .route("/_sandbox/requests", get(control::requests))
         .route("/_sandbox/activities", get(control::activities))
         .route("/_sandbox/webhooks/drop", post(control::drop_webhooks))

@@ -47,6 +47,9 @@ struct Args {
     /// Built-in names in Japanese, as a Japanese-language space returns them.
     #[arg(long)]
     japanese_names: bool,
+    /// Keyword search misses issues younger than this many ms (indexing delay, UNVERIFIED).
+    #[arg(long, default_value_t = 0)]
+    keyword_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -66,6 +69,7 @@ async fn main() -> std::io::Result<()> {
     options.accept_json_create = !args.reject_json_create;
     options.min_id_inclusive = !args.exclusive_min_id;
     options.japanese_names = args.japanese_names;
+    options.keyword_delay_ms = args.keyword_delay_ms;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout().lock();

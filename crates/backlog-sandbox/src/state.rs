@@ -143,6 +143,8 @@ pub struct IssueFilter {
     pub created_until: Option<NaiveDate>,
     pub updated_since: Option<NaiveDate>,
     pub updated_until: Option<NaiveDate>,
+    /// Keyword search only sees issues created at least this long ago (indexing delay).
+    pub keyword_delay: chrono::Duration,
 }
 
 /// A change made through `PATCH /issues/:key` or the control API.
@@ -422,6 +424,52 @@ impl State {
         });
         self.next_activity_id += 1;
         self.activities.push(activity.clone());
+        self.deliveries_for(type_id, &activity)
+    }
+
+    /// A bulk update (activity type 14): one activity for all issues, with `link[]` and string
+    /// ids in `changes` (as the idobata fixture shows). Real Backlog may also record per-issue
+    /// type 2 activities: UNVERIFIED, so the sandbox records only the type 14 one.
+    pub fn bulk_change(
+        &mut self,
+        idxs: &[usize],
+        user: i64,
+        status_id: i64,
+        resolution_id: Option<i64>,
+    ) -> Vec<Delivery> {
+        let now = Utc::now();
+        let mut link = Vec::new();
+        for &idx in idxs {
+            let issue = &mut self.issues[idx];
+            issue.status_id = status_id;
+            issue.resolution_id = resolution_id;
+            issue.updated = now;
+            issue.updated_user = user;
+            link.push(
+                json!({"id": issue.id.to_string(), "key_id": issue.key_id.to_string(),
+                             "title": issue.summary}),
+            );
+        }
+        let mut changes = vec![
+            json!({"field": "status", "type": "standard", "new_value": status_id.to_string()}),
+        ];
+        if let Some(r) = resolution_id {
+            changes.push(
+                json!({"field": "resolution", "type": "standard", "new_value": r.to_string()}),
+            );
+        }
+        let id = self.next_activity_id;
+        self.next_activity_id += 1;
+        let activity = json!({
+            "id": id, "type": 14, "project": self.project_json(),
+            "content": {"tx_id": (1000 + id).to_string(), "link": link, "changes": changes},
+            "notifications": [], "createdUser": self.user_json(user), "created": ts(&now)
+        });
+        self.activities.push(activity.clone());
+        self.deliveries_for(14, &activity)
+    }
+
+    fn deliveries_for(&self, type_id: i64, activity: &Value) -> Vec<Delivery> {
         if self.drop_webhooks {
             return Vec::new();
         }
@@ -447,6 +495,7 @@ impl State {
                         .is_some_and(|r| f.resolution_ids.contains(&r))
             })
             .filter(|i| any(&f.ids, i.id))
+            .filter(|i| keyword.is_none() || Utc::now() - i.created >= f.keyword_delay)
             .filter(|i| {
                 keyword.as_ref().is_none_or(|k| {
                     i.summary.to_lowercase().contains(k) || i.description.to_lowercase().contains(k)

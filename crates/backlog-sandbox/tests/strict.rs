@@ -379,3 +379,26 @@ async fn control_close_acts_as_a_human_and_request_log_has_no_key() {
         .unwrap();
     assert_eq!(issues[0]["comments"], json!([]));
 }
+
+#[tokio::test]
+async fn keyword_search_can_lag_behind_creates() {
+    let mut options = backlog_sandbox::Options::new(KEY, "SEC");
+    options.keyword_delay_ms = 60_000;
+    let sbx = start(options).await;
+    sbx.form(
+        reqwest::Method::POST,
+        &format!("/issues?apiKey={KEY}"),
+        CREATE,
+    )
+    .await;
+    let (_, _, by_keyword) = sbx
+        .get(&format!(
+            "/issues?apiKey={KEY}&keyword=s&sort=updated&order=desc"
+        ))
+        .await;
+    assert_eq!(by_keyword, json!([]), "not indexed yet");
+    let (_, _, all) = sbx
+        .get(&format!("/issues?apiKey={KEY}&sort=updated&order=desc"))
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}

@@ -393,3 +393,34 @@ async fn rate_limit_endpoint_reports_buckets() {
     );
     assert!(limits.read.remaining < 600, "the call itself counts");
 }
+
+#[tokio::test]
+async fn bulk_update_activity_names_every_issue() {
+    let sbx = Sbx::default().await;
+    let client = sbx.client(fast());
+    let names = resolve(&client).await;
+    for n in 0..3 {
+        client
+            .create_issue(&new_issue(&names, &format!("i{n}"), ""))
+            .await
+            .unwrap();
+    }
+    sbx.control_post(
+        "/bulk_update",
+        serde_json::json!({"keys": ["SEC-1", "SEC-3"], "status": 4, "resolution": "Fixed"}),
+    )
+    .await;
+    let query = ActivityQuery {
+        type_ids: vec![activity_type::ISSUES_BULK_UPDATED],
+        ..Default::default()
+    };
+    let bulk = client.project_activities("SEC", &query).await.unwrap();
+    assert_eq!(bulk.len(), 1);
+    assert_eq!(bulk[0].issue_keys(), ["SEC-1", "SEC-3"]);
+    assert_eq!(bulk[0].status_change(), Some((None, 4)));
+    let third = client.get_issue("SEC-3").await.unwrap().unwrap();
+    assert_eq!(
+        (third.status.id, third.resolution.map(|r| r.id)),
+        (4, Some(0))
+    );
+}
