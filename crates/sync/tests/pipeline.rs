@@ -582,3 +582,37 @@ async fn an_unknown_create_outcome_is_not_searched_before_it_settles() {
     assert_eq!(h.tracker.calls(Op::Create), 1, "and never create blindly");
     assert!(h.store.intent(&finding_id(1)).unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_fixed_priority_rule_gets_a_comment_but_keeps_its_priority() {
+    let h = Harness::new();
+    let control = fixture("securityhub-findings-imported-asff-control-afsbp-ec2.7.json");
+    h.deliver(&control).await;
+    let mut raised = control.clone();
+    let f = &mut raised["detail"]["findings"][0];
+    f["Severity"] = json!({"Label": "HIGH", "Normalized": 70});
+    f["UpdatedAt"] = json!("2021-02-18T00:00:00Z");
+    h.deliver(&raised).await;
+    h.drain().await;
+    let issue = h.tracker.issue("SEC-1").unwrap();
+    assert_eq!(issue.priority, "Low");
+    assert_eq!(issue.comments.len(), 1);
+    assert!(issue.comments[0].contains("from INFORMATIONAL to HIGH"));
+    assert!(!issue.comments[0].contains("Priority set"));
+}
+
+#[tokio::test]
+async fn ocsf_echoes_are_recognised_without_an_updated_by() {
+    let h = Harness::new();
+    let mut event = fixture("securityhub-findings-imported-v2-ocsf-guardduty-sumologic.json");
+    event["detail"]["findings"][0]["status_id"] = json!(1);
+    h.deliver(&event).await;
+    h.process().await;
+    h.pipeline.flush_writebacks().await.unwrap();
+    // BatchUpdateFindingsV2 StatusId 2 keeps modified_time: the echo differs only in status.
+    let mut echo = event.clone();
+    echo["detail"]["findings"][0]["status_id"] = json!(2);
+    h.deliver(&echo).await;
+    assert_eq!(h.process().await.echoes, 1);
+    assert_eq!(h.tracker.issues().len(), 1);
+}
