@@ -10,6 +10,7 @@
 
 mod eventbridge;
 mod iam;
+mod values;
 
 use std::collections::HashSet;
 

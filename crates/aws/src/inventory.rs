@@ -4,27 +4,24 @@
 //! Per account: assume the role, then the managed invoke role (GetRole, ListRolePolicies,
 //! GetRolePolicy). Per region: ListRules with our name prefix (+ ListTargetsByRule and
 //! ListTagsForResource per rule), ListConnections (+ DescribeConnection each, for the auth
-//! fields) and ListApiDestinations (+ DescribeApiDestination each: some implementations omit
-//! the rate limit from the list). Every call is counted in [`ObserveStats`].
+//! fields) and ListApiDestinations (+ DescribeApiDestination each: the list has no
+//! description, and moto's omits the rate limit). Every call is counted in [`ObserveStats`].
 //!
 //! A failure is recorded where it happened (account or region) with its cause chain; the other
 //! places are still read. Must not: decide ownership (the planner does) or change anything.
 
+mod eventbridge;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fb_model::resources::{
-    Naming, ObservedAccount, ObservedApiDestination, ObservedConnection, ObservedRegion,
-    ObservedRole, ObservedRule, ObservedState,
-};
-use futures::{StreamExt, TryStreamExt};
+use fb_model::resources::{Naming, ObservedAccount, ObservedRegion, ObservedRole, ObservedState};
+use futures::StreamExt;
 
-use crate::convert::{observed_target, policy_document};
+use self::eventbridge::{read_connections, read_destinations, read_rules};
+use crate::convert::policy_document;
 use crate::error::{error_chain, AwsCallError, CallContext};
 use crate::session::{AccountSession, Sessions};
-
-/// Per-rule reads run this many at once inside one region.
-const RULE_READ_CONCURRENCY: usize = 4;
 
 /// An opened account and its invoke role, or why it could not be read.
 type Opened = Result<(AccountSession, Option<ObservedRole>), String>;
@@ -274,204 +271,4 @@ async fn observe_region(
             }
         }
     }
-}
-
-async fn read_rules(
-    eb: &aws_sdk_eventbridge::Client,
-    prefix: &str,
-    calls: &AtomicUsize,
-) -> Result<Vec<ObservedRule>, AwsCallError> {
-    let mut listed = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let page = eb
-            .list_rules()
-            .name_prefix(prefix)
-            .set_next_token(token)
-            .send()
-            .await
-            .op("events:ListRules")?;
-        listed.extend(page.rules().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    futures::stream::iter(listed)
-        .map(|rule| read_rule(eb, rule, calls))
-        .buffered(RULE_READ_CONCURRENCY)
-        .try_collect()
-        .await
-}
-
-async fn read_rule(
-    eb: &aws_sdk_eventbridge::Client,
-    rule: aws_sdk_eventbridge::types::Rule,
-    calls: &AtomicUsize,
-) -> Result<ObservedRule, AwsCallError> {
-    let name = rule.name().unwrap_or_default().to_owned();
-    let arn = rule.arn().unwrap_or_default().to_owned();
-    let event_bus = rule.event_bus_name().unwrap_or("default").to_owned();
-    let mut targets = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let page = eb
-            .list_targets_by_rule()
-            .rule(&name)
-            .event_bus_name(&event_bus)
-            .set_next_token(token)
-            .send()
-            .await
-            .op("events:ListTargetsByRule")?;
-        targets.extend(page.targets().iter().map(observed_target));
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    calls.fetch_add(1, Ordering::Relaxed);
-    let tags = eb
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .op("events:ListTagsForResource")?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
-    Ok(ObservedRule {
-        name,
-        arn,
-        event_bus,
-        event_pattern: rule.event_pattern().map(str::to_owned),
-        state: rule
-            .state()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        description: rule.description().unwrap_or_default().to_owned(),
-        tags,
-        targets,
-    })
-}
-
-async fn read_connections(
-    eb: &aws_sdk_eventbridge::Client,
-    prefix: &str,
-    calls: &AtomicUsize,
-) -> Result<Vec<ObservedConnection>, AwsCallError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let page = eb
-            .list_connections()
-            .name_prefix(prefix)
-            .set_next_token(token)
-            .send()
-            .await
-            .op("events:ListConnections")?;
-        names.extend(
-            page.connections()
-                .iter()
-                .filter_map(|c| c.name().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let d = eb
-            .describe_connection()
-            .name(&name)
-            .send()
-            .await
-            .op("events:DescribeConnection")?;
-        let auth = d.auth_parameters();
-        out.push(ObservedConnection {
-            name,
-            arn: d.connection_arn().unwrap_or_default().to_owned(),
-            description: d.description().unwrap_or_default().to_owned(),
-            authorization_type: d
-                .authorization_type()
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            api_key_name: auth
-                .and_then(|a| a.api_key_auth_parameters())
-                .and_then(|k| k.api_key_name())
-                .map(str::to_owned),
-            query_parameter_keys: auth
-                .and_then(|a| a.invocation_http_parameters())
-                .map(|p| {
-                    p.query_string_parameters()
-                        .iter()
-                        .filter_map(|q| q.key().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            state: d
-                .connection_state()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-        });
-    }
-    Ok(out)
-}
-
-async fn read_destinations(
-    eb: &aws_sdk_eventbridge::Client,
-    prefix: &str,
-    calls: &AtomicUsize,
-) -> Result<Vec<ObservedApiDestination>, AwsCallError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let page = eb
-            .list_api_destinations()
-            .name_prefix(prefix)
-            .set_next_token(token)
-            .send()
-            .await
-            .op("events:ListApiDestinations")?;
-        names.extend(
-            page.api_destinations()
-                .iter()
-                .filter_map(|d| d.name().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        calls.fetch_add(1, Ordering::Relaxed);
-        let d = eb
-            .describe_api_destination()
-            .name(&name)
-            .send()
-            .await
-            .op("events:DescribeApiDestination")?;
-        out.push(ObservedApiDestination {
-            name,
-            arn: d.api_destination_arn().unwrap_or_default().to_owned(),
-            connection_arn: d.connection_arn().unwrap_or_default().to_owned(),
-            endpoint: d.invocation_endpoint().unwrap_or_default().to_owned(),
-            http_method: d
-                .http_method()
-                .map(|m| m.as_str().to_owned())
-                .unwrap_or_default(),
-            rate_limit_per_second: d
-                .invocation_rate_limit_per_second()
-                .and_then(|r| u32::try_from(r).ok()),
-            description: d.description().unwrap_or_default().to_owned(),
-        });
-    }
-    Ok(out)
 }

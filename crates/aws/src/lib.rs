@@ -8,6 +8,7 @@
 //! - [`inventory`]: reads what exists → [`fb_model::resources::ObservedState`].
 //! - [`executor`]: applies a [`fb_model::plan::Plan`] once → [`executor::ApplyReport`].
 //! - [`securityhub`]: workflow write-back and GetFindings, with a request limiter.
+//! - [`error`], [`convert`], [`limiter`]: the pieces those share.
 //!
 //! Must not: decide what to change (that is the planner's), or retry a whole plan (the caller's
 //! loop does; each action reports whether a retry can help). Must not log or return a secret.
@@ -21,14 +22,12 @@ pub mod organizations;
 pub mod securityhub;
 pub mod session;
 
-pub use organizations::{discover_accounts, resolve_accounts, DiscoverError};
-
 pub use error::{error_chain, AwsCallError};
 pub use executor::{
     execute, ActionResult, ApplyReport, Outcome, RecordedFingerprint, SecretResolver,
 };
 pub use inventory::{observe, Observation, ObserveScope, ObserveStats};
-
+pub use organizations::{discover_accounts, resolve_accounts, DiscoverError};
 pub use securityhub::{
     BatchOutcome, FindingFilters, FindingsPage, OcsfUpdate, SecurityHubClient, SecurityHubError,
     Unprocessed, Workflow, WorkflowUpdate,
@@ -74,6 +73,7 @@ pub const OPERATIONS: &[&str] = &[
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:DeleteRole",
+    // not an API call: PutTargets with a RoleArn needs it on the invoke role
     "iam:PassRole",
     // security hub (BatchUpdateFindingsV2 is authorized by securityhub:BatchUpdateFindings)
     "securityhub:BatchUpdateFindings",

@@ -87,7 +87,7 @@ struct SessionsInner {
     role: RoleTarget,
     /// `Secret`'s Debug prints `****`.
     external_id: Option<Secret>,
-    cache: tokio::sync::Mutex<HashMap<String, AccountSession>>,
+    cache: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<AccountSession>>>>,
 }
 
 impl Sessions {
@@ -100,7 +100,7 @@ impl Sessions {
                 base,
                 role,
                 external_id,
-                cache: tokio::sync::Mutex::new(HashMap::new()),
+                cache: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -125,13 +125,14 @@ impl Sessions {
     /// an access-denied role is reported now, for this account only. Successful sessions are
     /// cached (the SDK refreshes their credentials).
     pub async fn for_account(&self, account: &str) -> Result<AccountSession, SessionError> {
-        let mut cache = self.inner.cache.lock().await;
-        if let Some(session) = cache.get(account) {
-            return Ok(session.clone());
-        }
-        let session = self.assume(account).await?;
-        cache.insert(account.to_owned(), session.clone());
-        Ok(session)
+        // The map lock is held only to find the account's cell, so accounts open in parallel;
+        // the cell makes concurrent callers for one account share one assume. A failure leaves
+        // the cell empty, so the next call tries again.
+        let cell = {
+            let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.entry(account.to_owned()).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.assume(account)).await.cloned()
     }
 
     async fn assume(&self, account: &str) -> Result<AccountSession, SessionError> {

@@ -71,9 +71,13 @@ async fn walks_nested_units_and_keeps_active_unexcluded_accounts() {
         .await
         .unwrap();
 
-    let got = discover_accounts(&base, &[security.clone()], &[excluded.clone()])
-        .await
-        .unwrap();
+    let got = discover_accounts(
+        &base,
+        std::slice::from_ref(&security),
+        std::slice::from_ref(&excluded),
+    )
+    .await
+    .unwrap();
     let mut want = vec![in_security.clone(), in_nested.clone()];
     want.sort();
     assert_eq!(got, want);

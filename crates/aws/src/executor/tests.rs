@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashSet};
 use fb_model::plan::{Action, DesiredResource, Op, ResourceKind};
 use fb_model::resources::{ApiDestinationSpec, RetryPolicy, TargetInput, TargetSpec};
 
-use super::eventbridge::{build_target, bus_from_rule_arn, entry_errors};
+use super::values::{build_target, bus_from_rule_arn, entry_errors};
 use super::*;
 
 fn target_spec(input: TargetInput) -> TargetSpec {
