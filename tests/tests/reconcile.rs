@@ -34,11 +34,29 @@ fn relay_rule(name: &str, product: &str, rate: u32) -> String {
     )
 }
 
+/// A direct-delivery rule (the seed's setup): EventBridge posts to Backlog itself, one rule
+/// per priority the severities map to.
+fn direct_rule(name: &str) -> String {
+    format!(
+        r#"  - name: {name}
+    delivery: direct
+    match:
+      product_names: [GuardDuty]
+      severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]
+    issue:
+      summary: "<FindingType> found at AWS account <AwsAccountId>"
+      description: "<Title>\n\nSeverity: <Severity>\n<SourceUrl>"
+"#
+    )
+}
+
 /// One test's world: moto, a temp dir with the file and the store, the binary's environment.
 struct World {
     moto: Moto,
     dir: tempfile::TempDir,
     env: BTreeMap<String, String>,
+    /// `backlog.base_url` of the file (the sandbox's, for direct rules).
+    backlog_url: String,
 }
 
 struct Run {
@@ -67,6 +85,8 @@ impl World {
             moto,
             dir: tempfile::tempdir().expect("tempdir"),
             env,
+            // Nothing listens there: relay-only files must not call Backlog.
+            backlog_url: "http://127.0.0.1:9".into(),
         }
     }
 
@@ -88,7 +108,7 @@ security_hub:
   account: "{hub}"
   region: ap-northeast-1
 backlog:
-  base_url: http://127.0.0.1:9
+  base_url: {backlog_url}
   api_key: env:BACKLOG_API_KEY
   project: SEC
   issue_type: Task
@@ -107,6 +127,7 @@ store:
             hub = accounts[0],
             rules = rules.concat(),
             store = self.dir.path().join("store").display(),
+            backlog_url = self.backlog_url,
         );
         std::fs::write(self.config_path(), text).expect("write config");
     }
@@ -484,5 +505,124 @@ fn a_missing_secret_is_named_and_nothing_changes() {
         assert!(run.stderr.contains("FB_INGEST_KEY"), "{run:?}");
         let (rules, _, _) = world.names(ACCOUNTS[0], REGIONS[0]).await;
         assert!(rules.is_empty(), "{rules:?}");
+    });
+}
+
+#[test]
+fn direct_rules_get_backlog_ids_from_the_api_and_converge() {
+    block_on(|| async {
+        let sandbox = fb_e2e::sandbox::Sandbox::start();
+        let mut world = World::new();
+        world.backlog_url = sandbox.base_url.clone();
+        world
+            .env
+            .insert("BACKLOG_API_KEY".into(), sandbox.api_key.clone());
+        world.create_roles(&ACCOUNTS[..1]).await;
+        world.write_config(&ACCOUNTS[..1], &[direct_rule("seed")]);
+
+        let applied = world.run(&["apply", "--auto-approve"]);
+        assert_eq!(applied.code, 0, "{applied:?}");
+        assert!(!applied.stdout.contains(&sandbox.api_key), "{applied:?}");
+        assert!(!applied.stderr.contains(&sandbox.api_key), "{applied:?}");
+        let noop = world.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(noop.code, 0, "{noop:?}");
+
+        // High (CRITICAL, HIGH), Normal (MEDIUM), Low (LOW): one rule per priority, each with
+        // an input transformer carrying the ids Backlog gave, posting to /api/v2/issues.
+        let eb = world.events(ACCOUNTS[0], REGIONS[0]).await;
+        let rules: Vec<String> = eb
+            .list_rules()
+            .name_prefix(rule("seed"))
+            .send()
+            .await
+            .unwrap()
+            .rules()
+            .iter()
+            .filter_map(|r| r.name.clone())
+            .collect();
+        assert_eq!(rules.len(), 3, "{rules:?}");
+        let project = sandbox_project_id(&sandbox).await;
+        for name in &rules {
+            let targets = eb.list_targets_by_rule().rule(name).send().await.unwrap();
+            let transformer = targets.targets()[0]
+                .input_transformer()
+                .expect("direct targets use an input transformer");
+            let template = transformer.input_template();
+            assert!(
+                template.contains(&format!("\"projectId\": {project}"))
+                    || template.contains(&format!("\"projectId\":{project}")),
+                "{template}"
+            );
+        }
+        let destination = eb
+            .describe_api_destination()
+            .name(dest("seed"))
+            .send()
+            .await
+            .unwrap();
+        let endpoint = destination.invocation_endpoint().unwrap_or_default();
+        assert_eq!(endpoint, format!("{}/api/v2/issues", sandbox.base_url));
+        assert!(
+            !endpoint.contains("apiKey"),
+            "the key must not be in the URL"
+        );
+
+        // A priority name Backlog does not know is named, and nothing changes.
+        let text = std::fs::read_to_string(world.config_path()).unwrap();
+        std::fs::write(
+            world.config_path(),
+            text.replace("MEDIUM: Normal", "MEDIUM: Urgent"),
+        )
+        .unwrap();
+        let wrong = world.run(&["plan"]);
+        assert_eq!(wrong.code, 1, "{wrong:?}");
+        assert!(wrong.stderr.contains("Urgent"), "{wrong:?}");
+    });
+}
+
+/// The sandbox project's id, read through the documented API.
+async fn sandbox_project_id(sandbox: &fb_e2e::sandbox::Sandbox) -> u64 {
+    let url = format!(
+        "{}/api/v2/projects/{}",
+        sandbox.base_url,
+        fb_e2e::sandbox::SANDBOX_PROJECT
+    );
+    let project: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .query(&[("apiKey", sandbox.api_key.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    project["id"].as_u64().expect("project id")
+}
+
+#[test]
+fn next_to_a_running_daemon_plan_skips_secrets_and_apply_refuses() {
+    block_on(|| async {
+        let mut world = World::new();
+        world.create_roles(&ACCOUNTS[..1]).await;
+        world.write_config(&ACCOUNTS[..1], &[relay_rule("guardduty", "GuardDuty", 2)]);
+        assert_eq!(world.run(&["apply", "--auto-approve"]).code, 0);
+
+        // The daemon holds the store; the ingest key was rotated meanwhile.
+        let held = fb_store::Store::open(&world.dir.path().join("store")).expect("open store");
+        world.env.insert("FB_INGEST_KEY".into(), "rotated".into());
+        let plan = world.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "secrets cannot be compared: {plan:?}");
+        assert!(plan.stderr.contains("in use"), "{plan:?}");
+        let apply = world.run(&["apply", "--auto-approve"]);
+        assert_eq!(apply.code, 1, "{apply:?}");
+        assert!(apply.stderr.contains("in use"), "{apply:?}");
+
+        // Once it is released, the rotation shows.
+        drop(held);
+        let plan = world.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 2, "{plan:?}");
+        assert!(plan.stdout.contains("secret"), "{plan:?}");
     });
 }
