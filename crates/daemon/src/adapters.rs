@@ -4,7 +4,7 @@
 //!   (issue types, priorities, statuses) turned into ids by name resolution at prepare time.
 //! - [`SecurityHubWriter`]: `fb_aws` Security Hub client → `FindingsWriter`, connected lazily
 //!   (assume role) on first use so an AWS outage does not stop issues from being filed.
-//! - [`RealBackend`] / [`RealEngine`]: resolve names, build the pipeline, count calls into the
+//! - [`RealBackend`] / [`PipelineEngine`]: resolve names, build the pipeline, count calls into the
 //!   metrics, and reconcile through [`crate::reconcile`].
 //!
 //! Must not: log a key or a URL with its query (the Backlog client redacts its own errors).
@@ -479,23 +479,14 @@ impl Backend for RealBackend {
             tracing::info!(project = %names.project_key, project_id = names.project_id, "Backlog names resolved");
             let tracker = Arc::new(BacklogTracker::new(client, names, &config));
             let writer = Arc::new(SecurityHubWriter::new(config.clone(), metrics.clone()));
-            let batch = settings.inbox_batch;
-            let pipeline =
-                Pipeline::with_settings(store.clone(), tracker, writer, config, settings);
-            let engine = RealEngine {
-                last: Mutex::new(pipeline.stats().snapshot()),
-                pipeline,
-                runtime,
-                store,
-                batch,
-            };
+            let engine = PipelineEngine::new(runtime, store, tracker, writer, settings);
             Ok(Arc::new(engine) as Arc<dyn Engine>)
         })
     }
 }
 
-/// The production engine.
-pub struct RealEngine {
+/// The engine: the finding → issue pipeline plus the scheduled reconcile.
+pub struct PipelineEngine {
     pipeline: Pipeline,
     runtime: Arc<Runtime>,
     store: fb_store::Store,
@@ -504,15 +495,44 @@ pub struct RealEngine {
     last: Mutex<StatsSnapshot>,
 }
 
-impl std::fmt::Debug for RealEngine {
+impl std::fmt::Debug for PipelineEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RealEngine")
+        f.debug_struct("PipelineEngine")
             .field("pipeline", &self.pipeline)
             .finish_non_exhaustive()
     }
 }
 
-impl RealEngine {
+impl PipelineEngine {
+    /// An engine over `tracker` and `writer` (the real adapters, or the sync crate's fakes).
+    pub fn new(
+        runtime: Arc<Runtime>,
+        store: fb_store::Store,
+        tracker: Arc<dyn IssueTracker>,
+        writer: Arc<dyn FindingsWriter>,
+        settings: PipelineSettings,
+    ) -> Self {
+        let batch = settings.inbox_batch;
+        let pipeline = Pipeline::with_settings(
+            store.clone(),
+            tracker,
+            writer,
+            runtime.config.clone(),
+            settings,
+        );
+        PipelineEngine {
+            last: Mutex::new(pipeline.stats().snapshot()),
+            pipeline,
+            runtime,
+            store,
+            batch,
+        }
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
     fn delta(&self) -> (u64, u64) {
         let now = self.pipeline.stats().snapshot();
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
@@ -526,7 +546,7 @@ impl RealEngine {
     }
 }
 
-impl Engine for RealEngine {
+impl Engine for PipelineEngine {
     fn process_pending(&self) -> BoxFuture<'_, Result<WorkReport, BoxError>> {
         Box::pin(async move {
             let r = self.pipeline.process_pending().await?;

@@ -122,17 +122,14 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     if options.watch_config {
-        let (shared, backend, path, stop) = (
-            shared.clone(),
-            backend.clone(),
-            config_path.to_path_buf(),
-            stop_rx.clone(),
-        );
-        background.spawn(async move {
-            if let Err(e) = reload::watch(shared, backend, path, stop).await {
-                tracing::error!(error = %backend::chain(&e), "configuration reload is disabled");
+        match reload::Watch::start(config_path) {
+            Ok(watch) => {
+                background.spawn(watch.run(shared.clone(), backend.clone(), stop_rx.clone()));
             }
-        });
+            Err(e) => {
+                tracing::error!(error = %backend::chain(&e), "configuration reload is disabled")
+            }
+        }
     }
 
     let server_result = serve_http(shared.clone(), listener, shutdown, grace).await;

@@ -111,28 +111,52 @@ pub enum WatchError {
     Signal(#[source] std::io::Error),
 }
 
-/// Reloads on file changes and SIGHUP until `stop` turns true.
-pub async fn watch(
-    shared: Arc<Shared>,
-    backend: Arc<dyn Backend>,
-    config_path: PathBuf,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), WatchError> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let _watcher = file_watcher(&config_path, tx)?;
-    let mut hangup = hangup_signal()?;
-    loop {
-        tokio::select! {
-            Some(()) = rx.recv() => {
-                // Let a burst of events settle, then reload once.
-                tokio::time::sleep(DEBOUNCE).await;
-                while rx.try_recv().is_ok() {}
-                tracing::debug!("configuration file changed");
+/// The reload triggers, set up before the daemon starts serving so no change is missed.
+pub struct Watch {
+    _watcher: notify::RecommendedWatcher,
+    changes: mpsc::UnboundedReceiver<()>,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").finish_non_exhaustive()
+    }
+}
+
+impl Watch {
+    /// Watches the directory of `config_path` and SIGHUP.
+    pub fn start(config_path: &Path) -> Result<Watch, WatchError> {
+        let (tx, changes) = mpsc::unbounded_channel::<()>();
+        let watcher = file_watcher(config_path, tx)?;
+        let hangup = hangup_signal()?;
+        Ok(Watch {
+            _watcher: watcher,
+            changes,
+            hangup,
+        })
+    }
+
+    /// Reloads on each change or SIGHUP until `stop` turns true.
+    pub async fn run(
+        mut self,
+        shared: Arc<Shared>,
+        backend: Arc<dyn Backend>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                Some(()) = self.changes.recv() => {
+                    // Let a burst of events settle, then reload once.
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while self.changes.try_recv().is_ok() {}
+                    tracing::debug!("configuration file changed");
+                }
+                _ = self.hangup.recv() => tracing::info!("SIGHUP: reloading the configuration"),
+                _ = stop.changed() => return,
             }
-            _ = hangup.recv() => tracing::info!("SIGHUP: reloading the configuration"),
-            _ = stop.changed() => return Ok(()),
+            reload(&shared, backend.as_ref()).await;
         }
-        reload(&shared, backend.as_ref()).await;
     }
 }
 
@@ -149,9 +173,20 @@ fn file_watcher(
         path: dir.clone(),
         source,
     };
+    let name = config_path.file_name().map(|n| n.to_os_string());
+    // Only events about the file itself, or about `..`-named entries (a Kubernetes config map
+    // swaps its `..data` link): the store may live in the same directory and is busy.
+    let relevant = move |event: &notify::Event| {
+        !event.kind.is_access()
+            && event.paths.iter().any(|p| {
+                p.file_name().is_some_and(|f| {
+                    Some(f) == name.as_deref() || f.to_string_lossy().starts_with("..")
+                })
+            })
+    };
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            if !event.kind.is_access() {
+            if relevant(&event) {
                 let _ = tx.send(());
             }
         }

@@ -86,10 +86,11 @@ server:
   shutdown_timeout_seconds: 5
 store:
   path: {store}
+# Never within a test run: jobs run only when a test triggers them (reload) or at start.
 schedules:
-  reconcile: "0 0 * * * *"
-  closure_sync: "0 * * * * *"
-  backfill: "0 30 * * * *"
+  reconcile: "0 0 0 1 1 * 2099"
+  closure_sync: "0 0 0 1 1 * 2099"
+  backfill: "0 0 0 1 1 * 2099"
 "#,
         backlog = secrets.backlog_var,
         token = secrets.token_var,
