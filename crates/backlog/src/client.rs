@@ -83,6 +83,8 @@ impl Client {
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("findings-bridge/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the apiKey query parameter to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| BuildError::Http(e.without_url()))?;
         Ok(Self {

@@ -185,8 +185,10 @@ impl Transport {
 
     /// Sends the call until it succeeds or fails for good; returns the status and body.
     pub async fn call(&self, call: Call<'_>) -> Result<(StatusCode, bytes::Bytes), Failure> {
+        // Separate budgets: waiting out 429s does not use up the 5xx / network retries.
         let mut attempts = 0u32;
         let mut rate_waits = 0u32;
+        let mut failures = 0u32;
         loop {
             attempts += 1;
             self.pace(call.operation, call.bucket).await;
@@ -234,10 +236,11 @@ impl Transport {
                         if call.replay == Replay::Unsafe {
                             return Err(Failure::Ambiguous(err));
                         }
-                        if attempts > self.options.max_retries {
+                        failures += 1;
+                        if failures > self.options.max_retries {
                             return Err(Failure::Definite(err));
                         }
-                        self.backoff(call.operation, attempts).await;
+                        self.backoff(call.operation, failures).await;
                         continue;
                     }
                     if status == StatusCode::NOT_FOUND {
@@ -267,10 +270,11 @@ impl Transport {
                     if call.replay == Replay::Unsafe && kind != TransportKind::Connect {
                         return Err(Failure::Ambiguous(err));
                     }
-                    if attempts > self.options.max_retries {
+                    failures += 1;
+                    if failures > self.options.max_retries {
                         return Err(Failure::Definite(err));
                     }
-                    self.backoff(call.operation, attempts).await;
+                    self.backoff(call.operation, failures).await;
                 }
             }
         }

@@ -335,3 +335,53 @@ async fn nothing_logged_at_any_level_contains_the_key() {
     assert!(text.contains("rate limited"), "{text}");
     assert!(!text.contains(KEY), "{text}");
 }
+
+#[tokio::test]
+async fn rate_limit_waits_do_not_use_up_the_server_error_retries() {
+    let sbx = Sbx::default().await;
+    let client = sbx.client(ClientOptions {
+        max_retries: 1,
+        ..fast()
+    });
+    sbx.control_post(
+        "/faults",
+        json!({"rate_limit_next": 2, "error_5xx_next": 1}),
+    )
+    .await;
+    // Faults apply in order per request: 429, 429, then 500, then success.
+    client.priorities().await.unwrap();
+    let statuses: Vec<u16> = sbx.requests().await.into_iter().map(|r| r.2).collect();
+    assert_eq!(statuses, [429, 429, 500, 200]);
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_so_the_key_stays_home() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let elsewhere = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    });
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = other.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(other, elsewhere).await });
+    let redirector = axum::Router::new().fallback(move || async move {
+        (
+            axum::http::StatusCode::FOUND,
+            [("location", format!("http://{other_addr}/steal"))],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+
+    let client = Client::new(&format!("http://{addr}"), Secret::new(KEY), fast()).unwrap();
+    let err = client.myself().await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Rejected { status: 302, .. }),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
