@@ -151,6 +151,40 @@ store:
         }
     }
 
+    /// Runs `findings-bridge -c FILE ARGS…` on a pseudo-terminal (util-linux `script`), typing
+    /// `input`.
+    fn run_on_terminal(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let command = format!(
+            "{} -c {} {}",
+            fb_e2e::bin_path("findings-bridge").display(),
+            self.config_path().display(),
+            args.join(" ")
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run util-linux script");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input.as_bytes())
+            .expect("type the answer");
+        let out = child.wait_with_output().expect("wait for script");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     async fn create_roles(&self, accounts: &[&str]) {
         for account in accounts {
             self.moto
@@ -624,5 +658,31 @@ fn next_to_a_running_daemon_plan_skips_secrets_and_apply_refuses() {
         let plan = world.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(plan.code, 2, "{plan:?}");
         assert!(plan.stdout.contains("secret"), "{plan:?}");
+    });
+}
+
+#[test]
+fn apply_on_a_terminal_asks_and_only_yes_applies() {
+    block_on(|| async {
+        let world = World::new();
+        world.create_roles(&ACCOUNTS[..1]).await;
+        world.write_config(&ACCOUNTS[..1], &[relay_rule("guardduty", "GuardDuty", 2)]);
+
+        let declined = world.run_on_terminal(&["apply"], "y\n");
+        assert_eq!(declined.code, 1, "{declined:?}");
+        assert!(
+            declined
+                .stdout
+                .contains("Apply these changes? Only 'yes' is accepted:"),
+            "{declined:?}"
+        );
+        assert!(declined.stdout.contains("cancelled"), "{declined:?}");
+        let (rules, _, _) = world.names(ACCOUNTS[0], REGIONS[0]).await;
+        assert!(rules.is_empty(), "{rules:?}");
+
+        let accepted = world.run_on_terminal(&["apply"], "yes\n");
+        assert_eq!(accepted.code, 0, "{accepted:?}");
+        let (rules, _, _) = world.names(ACCOUNTS[0], REGIONS[0]).await;
+        assert_eq!(rules, [rule("guardduty")]);
     });
 }
