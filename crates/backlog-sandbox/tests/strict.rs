@@ -402,3 +402,21 @@ async fn keyword_search_can_lag_behind_creates() {
         .await;
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn seed_direct_mode_body_with_string_ids_creates_an_issue() {
+    // The seed's input template: every value a string, apiKey in the endpoint URL.
+    let sbx = default().await;
+    let body = json!({"projectId": "1001", "summary": "Recon:EC2/PortProbeUnprotectedPort found at AWS account 111111111111",
+                      "description": "t<br /><br />Description:<br />d", "issueTypeId": "10011", "priorityId": "3"});
+    let r = sbx
+        .http
+        .post(sbx.api(&format!("/issues?apiKey={KEY}")))
+        .header("content-type", "application/json; charset=utf-8")
+        .header("dummy-key", "dummy-value")
+        .body(body.to_string());
+    let (status, _, issue) = sbx.send(r).await;
+    assert_eq!(status, StatusCode::CREATED, "{issue}");
+    assert_eq!(issue["priority"]["id"], 3);
+    assert_eq!(issue["description"], "t<br /><br />Description:<br />d");
+}
