@@ -44,6 +44,10 @@ stats! {
     issues_reopened,
     /// Comments added for other lifecycle changes (returned with `on_recurrence: comment`).
     recurrence_comments,
+    /// Issues closed because their finding went away (`close_issue_on`).
+    issues_closed,
+    /// Comments on issues whose finding went away, without closing them.
+    lifecycle_comments,
     /// Findings whose handling failed permanently (logged; the event is dropped).
     findings_failed,
     /// Findings left for a later pass (tracker unavailable, ambiguous create…).

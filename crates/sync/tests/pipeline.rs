@@ -616,3 +616,57 @@ async fn ocsf_echoes_are_recognised_without_an_updated_by() {
     assert_eq!(h.process().await.echoes, 1);
     assert_eq!(h.tracker.issues().len(), 1);
 }
+
+#[tokio::test]
+async fn an_archived_finding_closes_its_issue_and_its_return_reopens_it() {
+    let h = Harness::new();
+    h.deliver(&gd_event(1, "NEW", T1, "HIGH")).await;
+    h.process().await;
+    h.pipeline.flush_writebacks().await.unwrap();
+    let mut archived = gd_event(1, "NOTIFIED", T2, "HIGH");
+    archived["detail"]["findings"][0]["RecordState"] = json!("ARCHIVED");
+    h.deliver(&archived).await;
+    h.deliver(&archived).await;
+    h.process().await;
+    let issue = h.tracker.issue("SEC-1").unwrap();
+    assert_eq!(
+        issue.status, "Closed",
+        "close_issue_on defaults to [archived]"
+    );
+    assert_eq!(issue.comments.len(), 1, "once: {:?}", issue.comments);
+    assert!(issue.comments[0].contains("archived by its provider"));
+    let m = h.store.mapping(&finding_id(1)).unwrap().unwrap();
+    assert_eq!(
+        (m.record_state.as_str(), m.issue_status),
+        ("ARCHIVED", fb_store::IssueStatus::Closed)
+    );
+
+    // Security Hub resets it to NEW when it turns ACTIVE again: the same issue reopens.
+    h.deliver(&gd_event(1, "NEW", T3, "HIGH")).await;
+    h.process().await;
+    let issue = h.tracker.issue("SEC-1").unwrap();
+    assert_eq!(issue.status, "Open");
+    assert_eq!(h.tracker.issues().len(), 1);
+    let stats = h.pipeline.stats().snapshot();
+    assert_eq!((stats.issues_closed, stats.issues_reopened), (1, 1));
+}
+
+#[tokio::test]
+async fn resolved_outside_backlog_is_noted_but_not_closed_by_default() {
+    let h = Harness::new();
+    let control = fixture("securityhub-findings-imported-asff-control-afsbp-ec2.7.json");
+    h.deliver(&control).await;
+    h.process().await;
+    let mut passed = control.clone();
+    let f = &mut passed["detail"]["findings"][0];
+    f["Workflow"] = json!({"Status": "RESOLVED"});
+    f["Compliance"] = json!({"Status": "PASSED"});
+    f["UpdatedAt"] = json!("2021-02-18T00:00:00Z");
+    h.deliver(&passed).await;
+    h.process().await;
+    let issue = h.tracker.issue("SEC-1").unwrap();
+    assert_eq!(issue.status, "Open");
+    assert_eq!(issue.comments.len(), 1);
+    assert!(issue.comments[0]
+        .contains("resolved outside Backlog (Workflow RESOLVED, Compliance PASSED"));
+}

@@ -1,6 +1,6 @@
 //! Handling one finding: a new one gets an issue (idempotently, through a create intent); a
-//! known one never does — it is recorded, and a raised severity or a return to NEW/ACTIVE acts on
-//! its existing issue; our own write-back echoes change nothing.
+//! known one never does — it is recorded, and lifecycle changes act on its existing issue
+//! ([`super::lifecycle`]); our own write-back echoes change nothing.
 //!
 //! Idempotency: a durable [`CreateIntent`] is written before `create_issue`. When an intent is
 //! already there (an earlier attempt timed out, or the process died after creating), the tracker
@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use fb_model::config::{Config, OnRecurrence, Rule};
+use fb_model::config::{Config, Rule};
 use fb_model::finding::{Finding, FindingFormat, Severity, UPDATED_BY};
 use fb_model::template;
 use fb_store::{CreateIntent, IssueStatus, Mapping, OutboxItem};
@@ -21,7 +21,9 @@ use serde_json::Value;
 use super::{Outcome, Pipeline, ProcessError};
 use crate::rules;
 use crate::stats::PipelineStats;
-use crate::tracker::{IssueChange, IssueRef, StatusChange, TrackerError};
+use crate::tracker::{IssueRef, TrackerError};
+
+use super::lifecycle::{gone, returned};
 
 /// The Workflow status written once a finding has its issue.
 pub(crate) const NOTIFIED: &str = "NOTIFIED";
@@ -49,7 +51,7 @@ impl Pipeline {
     /// Creates the finding's issue unless an earlier attempt already did (see module header).
     /// `exclude` is an older issue of the same finding that must not be adopted (`new_issue`
     /// on recurrence).
-    async fn create(
+    pub(super) async fn create(
         &self,
         config: &Config,
         rule: &Rule,
@@ -177,7 +179,11 @@ impl Pipeline {
         Ok(())
     }
 
-    fn push_notified(&self, finding_key: &str, issue: &IssueRef) -> Result<(), ProcessError> {
+    pub(super) fn push_notified(
+        &self,
+        finding_key: &str,
+        issue: &IssueRef,
+    ) -> Result<(), ProcessError> {
         self.inner.store.push_outbox(&OutboxItem::WriteBack {
             finding_key: finding_key.to_string(),
             workflow: NOTIFIED.to_string(),
@@ -228,6 +234,14 @@ impl Pipeline {
             }
         }
 
+        if age != Ordering::Less {
+            if let Some(why) = gone(finding, &mapping) {
+                if self.on_gone(config, finding, why, &mut mapping).await? == Outcome::Retry {
+                    return Ok(Outcome::Retry);
+                }
+            }
+        }
+
         let old = Severity::from_label(&mapping.severity).unwrap_or(Severity::Informational);
         if finding.severity > old {
             if !self
@@ -253,137 +267,6 @@ impl Pipeline {
         PipelineStats::bump(&self.inner.stats.duplicates_absorbed);
         Ok(Outcome::Known)
     }
-
-    /// The finding is back (Security Hub reset it to NEW, or it is ACTIVE again): act on its
-    /// issue per `on_recurrence` when the issue is closed, and mark it NOTIFIED again.
-    /// Returns `Known` when done (the caller goes on), else the outcome to report.
-    async fn on_return(
-        &self,
-        config: &Config,
-        rule: Option<&Rule>,
-        finding: &Finding,
-        event: &Value,
-        mapping: &mut Mapping,
-    ) -> Result<Outcome, ProcessError> {
-        let tracker = &self.inner.tracker;
-        let issue_key = mapping.issue_key.clone().unwrap_or_default();
-        let issue = match tracker.get_issue(&issue_key).await {
-            Ok(issue) => issue,
-            Err(error) => {
-                tracing::warn!(finding_key = %finding.key, issue = %issue_key, %error, "cannot read the issue of a returning finding");
-                return Ok(if error.is_permanent() {
-                    Outcome::Failed
-                } else {
-                    Outcome::Retry
-                });
-            }
-        };
-        let text = format!(
-            "The finding is back in Security Hub (Workflow {}, RecordState {}, updated {}).",
-            finding.workflow_status,
-            finding.record_state,
-            finding.updated_at.as_deref().unwrap_or("-"),
-        );
-        let action = match (issue.closed, config.backlog.on_recurrence, rule) {
-            (false, _, _) => Ok(()),
-            (true, OnRecurrence::NewIssue, Some(rule)) => {
-                return match self
-                    .create(config, rule, finding, event, Some(&issue_key))
-                    .await?
-                {
-                    Outcome::Created | Outcome::Adopted => Ok(Outcome::Created),
-                    other => Ok(other),
-                };
-            }
-            (true, OnRecurrence::Reopen, _) => {
-                let change = IssueChange {
-                    status: Some(StatusChange::Open),
-                    priority: None,
-                    comment: Some(format!("{text} Reopened by findings-bridge.")),
-                };
-                let done = tracker.update_issue(&issue_key, &change).await;
-                if done.is_ok() {
-                    mapping.issue_status = IssueStatus::Open;
-                    PipelineStats::bump(&self.inner.stats.issues_reopened);
-                }
-                done
-            }
-            // `comment`, or `new_issue` for a finding whose rule is gone (no template).
-            (true, _, _) => {
-                let done = tracker.add_comment(&issue_key, &text).await;
-                if done.is_ok() {
-                    PipelineStats::bump(&self.inner.stats.recurrence_comments);
-                }
-                done
-            }
-        };
-        if let Err(error) = action {
-            tracing::warn!(finding_key = %finding.key, issue = %issue_key, %error, "cannot act on the issue of a returning finding");
-            if !error.is_permanent() {
-                return Ok(Outcome::Retry);
-            }
-        }
-        self.push_notified(&finding.key, &issue.issue)?;
-        mapping.record_state = finding.record_state.clone();
-        mapping.workflow_status = finding.workflow_status.clone();
-        mapping.workflow_written = None;
-        mapping.finding_updated_at = finding.updated_at.clone();
-        mapping.updated_at = Utc::now();
-        self.inner.store.put_mapping(mapping)?;
-        Ok(Outcome::Known)
-    }
-
-    /// Comment (and the new priority when it follows severity). `false` = retry later.
-    async fn raise_severity(
-        &self,
-        config: &Config,
-        rule: Option<&Rule>,
-        finding: &Finding,
-        old: Severity,
-        mapping: &Mapping,
-    ) -> bool {
-        let issue_key = mapping.issue_key.as_deref().unwrap_or_default();
-        let priority = rules::priority_follows_severity(rule)
-            .then(|| rules::priority_for(config, rule, finding.severity))
-            .filter(|p| *p != rules::priority_for(config, rule, old));
-        let mut comment = format!(
-            "Severity raised from {old} to {} in Security Hub (updated {}).",
-            finding.severity,
-            finding.updated_at.as_deref().unwrap_or("-")
-        );
-        if let Some(p) = &priority {
-            comment.push_str(&format!(" Priority set to {p}."));
-        }
-        let change = IssueChange {
-            status: None,
-            priority,
-            comment: Some(comment),
-        };
-        match self.inner.tracker.update_issue(issue_key, &change).await {
-            Ok(()) => {
-                PipelineStats::bump(&self.inner.stats.severity_raised);
-                true
-            }
-            Err(error) if error.is_permanent() => {
-                // Retrying cannot help; record the new severity anyway so it is not retried.
-                tracing::error!(finding_key = %finding.key, issue = issue_key, %error, "cannot record a raised severity on the issue");
-                true
-            }
-            Err(error) => {
-                tracing::warn!(finding_key = %finding.key, issue = issue_key, %error, "severity update failed; retrying later");
-                false
-            }
-        }
-    }
-}
-
-/// NEW again after we (or someone) moved it on, or ACTIVE again after ARCHIVED.
-fn returned(finding: &Finding, mapping: &Mapping) -> bool {
-    let moved_on = |s: &str| matches!(s, "NOTIFIED" | "RESOLVED");
-    let was_moved_on = mapping.workflow_written.as_deref().is_some_and(moved_on)
-        || moved_on(&mapping.workflow_status);
-    (finding.workflow_status == "NEW" && was_moved_on)
-        || (finding.record_state == "ACTIVE" && mapping.record_state == "ARCHIVED")
 }
 
 /// Orders two `UpdatedAt` values; unknown or unparsable ones compare as equal, except that

@@ -15,6 +15,7 @@
 //! passes.
 
 mod finding;
+mod lifecycle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
