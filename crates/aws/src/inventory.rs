@@ -71,14 +71,16 @@ pub async fn observe(
     let step = |n: usize| progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
 
     // Step 1: open each account (assume role) and read its invoke role.
-    let opened: Vec<(usize, Opened)> = futures::stream::iter(scope.accounts.iter().enumerate())
-        .map(|(i, account)| {
-            let calls = &calls;
-            async move { (i, open_account(sessions, account, scope, calls).await) }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    // Owned items: a closure over borrowed items would make this future not `Send`.
+    let opened: Vec<(usize, Opened)> =
+        futures::stream::iter(scope.accounts.iter().cloned().enumerate())
+            .map(|(i, account)| {
+                let calls = &calls;
+                async move { (i, open_account(sessions, &account, scope, calls).await) }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
 
     let mut accounts: Vec<ObservedAccount> = scope
         .accounts

@@ -79,3 +79,57 @@ pub const OPERATIONS: &[&str] = &[
     "securityhub:BatchUpdateFindings",
     "securityhub:GetFindings",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fb_model::config::types::{RoleTarget, SecurityHub};
+    use fb_model::resources::Naming;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// The daemon runs these on spawned tasks: they must stay `Send`. Built, never polled.
+    #[test]
+    fn public_futures_are_send() {
+        let sessions = Sessions::new(
+            aws_config::SdkConfig::builder().build(),
+            RoleTarget::Name("r".into()),
+            None,
+        );
+        let naming = Naming::new("n");
+        let (accounts, regions) = (vec![], vec![]);
+        let scope = ObserveScope {
+            naming: &naming,
+            accounts: &accounts,
+            regions: &regions,
+            read_invoke_role: true,
+            concurrency: 1,
+        };
+        assert_send(observe(&sessions, scope, |_, _| {}));
+        let resolve = |r: &fb_model::secret::SecretRef| r.resolve();
+        let plan = fb_model::plan::Plan::default();
+        assert_send(execute(&sessions, &plan, &resolve, 1));
+        assert_send(sessions.for_account("1"));
+        let hub = SecurityHub {
+            account: "1".into(),
+            region: "us-east-1".into(),
+        };
+        assert_send(SecurityHubClient::connect(&sessions, &hub));
+        let base = aws_config::SdkConfig::builder().build();
+        assert_send(discover_accounts(&base, &[], &[]));
+    }
+
+    #[test]
+    fn operations_are_unique_iam_actions() {
+        let mut seen = std::collections::BTreeSet::new();
+        for op in OPERATIONS {
+            let (service, action) = op.split_once(':').expect("service:Action");
+            assert!(
+                ["sts", "organizations", "events", "iam", "securityhub"].contains(&service),
+                "{op}"
+            );
+            assert!(action.starts_with(|c: char| c.is_ascii_uppercase()), "{op}");
+            assert!(seen.insert(*op), "duplicate {op}");
+        }
+    }
+}
