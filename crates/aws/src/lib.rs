@@ -34,6 +34,18 @@ pub use securityhub::{
 };
 pub use session::{load_base_config, AccountSession, SessionError, Sessions};
 
+/// `tracing` filter directives a process using this crate must add to its subscriber: at
+/// TRACE the SDK's orchestrator logs whole request bodies ("transmitting request"), and a
+/// CreateConnection/UpdateConnection body carries the connection's secret. Capping those
+/// targets keeps `RUST_LOG=trace` safe.
+pub const LOG_SAFETY_DIRECTIVES: &[&str] = &[
+    "aws_smithy_runtime=debug",
+    "aws_smithy_runtime_api=debug",
+    "aws_smithy_http_client=debug",
+    "hyper=info",
+    "hyper_util=info",
+];
+
 /// Every AWS operation this crate calls, as IAM actions. The deployment templates must grant
 /// exactly these (a test compares them with the CloudFormation template).
 pub const OPERATIONS: &[&str] = &[
