@@ -280,3 +280,273 @@ async fn record(report: &ApplyReport, store: &Store) -> Result<(), StoreError> {
     }
     store.flush().await
 }
+
+/// One whole reconcile, as the daemon's schedule runs it.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub plan: Plan,
+    pub stats: ObserveStats,
+    /// `None` when the plan was empty (nothing was applied).
+    pub applied: Option<Applied>,
+}
+
+impl Reconciled {
+    /// One outcome per account × region, for status and metrics.
+    pub fn places(&self) -> Vec<PlaceOutcome> {
+        places(&self.plan, self.applied.as_ref().map(|a| &a.report))
+    }
+}
+
+/// Prepare, plan and — when there are changes — apply, with the process's AWS configuration.
+pub async fn reconcile_once(config: &Config, store: &Store) -> Result<Reconciled, PrepareError> {
+    let base = fb_aws::load_base_config().await;
+    let prepared = prepare(config, base, Some(store)).await?;
+    let (plan, stats) = self::plan(&prepared, |_, _| {}).await;
+    let applied = if plan.is_empty() {
+        None
+    } else {
+        Some(apply(&prepared, &plan, store).await)
+    };
+    Ok(Reconciled {
+        plan,
+        stats,
+        applied,
+    })
+}
+
+/// How one account × region ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceResult {
+    /// Nothing to change.
+    InSync,
+    /// Changes found and not applied (a plan only).
+    Drifted,
+    /// Changes found and every one applied.
+    Applied,
+    /// Unreadable, or an action failed or was skipped.
+    Failed,
+}
+
+impl PlaceResult {
+    /// `in_sync`, `drifted`, `applied`, `failed` (the status JSON's words).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceResult::InSync => "in_sync",
+            PlaceResult::Drifted => "drifted",
+            PlaceResult::Applied => "applied",
+            PlaceResult::Failed => "failed",
+        }
+    }
+}
+
+/// One account × region after a plan (and maybe an apply).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceOutcome {
+    pub account: String,
+    pub region: String,
+    /// Changes planned here, counting the account's invoke-role changes in each of its regions
+    /// (the role serves them all).
+    pub drift: usize,
+    pub result: PlaceResult,
+    pub error: Option<String>,
+}
+
+/// Outcomes per account × region of `plan`, with `report` when it was applied. An account
+/// that could not be read, or whose invoke role failed, fails in every region.
+pub fn places(plan: &Plan, report: Option<&ApplyReport>) -> Vec<PlaceOutcome> {
+    let failure = |account: &str, region: Option<&str>| -> Option<String> {
+        report?
+            .results
+            .iter()
+            .filter(|r| r.account == account && r.region.as_deref() == region)
+            .find_map(|r| match &r.outcome {
+                Outcome::Ok => None,
+                Outcome::Failed { error, .. } => {
+                    Some(format!("{} {}: {error}", r.kind.label(), r.name))
+                }
+                Outcome::Skipped { reason } => {
+                    Some(format!("{} {} skipped: {reason}", r.kind.label(), r.name))
+                }
+            })
+    };
+    let mut out = Vec::new();
+    for account in &plan.accounts {
+        let account_error = account
+            .error
+            .clone()
+            .or_else(|| failure(&account.account, None));
+        for region in &account.regions {
+            let drift = account.role_actions.len() + region.actions.len();
+            let error = account_error
+                .clone()
+                .or_else(|| region.error.clone())
+                .or_else(|| failure(&account.account, Some(&region.region)));
+            let result = match (&error, drift, report) {
+                (Some(_), _, _) => PlaceResult::Failed,
+                (None, 0, _) => PlaceResult::InSync,
+                (None, _, None) => PlaceResult::Drifted,
+                (None, _, Some(_)) => PlaceResult::Applied,
+            };
+            out.push(PlaceOutcome {
+                account: account.account.clone(),
+                region: region.region.clone(),
+                drift,
+                result,
+                error,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use fb_aws::ActionResult;
+    use fb_model::plan::{AccountPlan, Action, RegionPlan};
+
+    use super::*;
+
+    fn action(op: Op, kind: ResourceKind, name: &str) -> Action {
+        Action {
+            op,
+            kind,
+            name: name.into(),
+            changes: Vec::new(),
+            desired: None,
+            existing_arn: None,
+        }
+    }
+
+    fn region(name: &str, actions: Vec<Action>, error: Option<&str>) -> RegionPlan {
+        RegionPlan {
+            region: name.into(),
+            actions,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    fn sample_plan() -> Plan {
+        Plan {
+            prefix: "fb-t".into(),
+            accounts: vec![
+                AccountPlan {
+                    account: "111111111111".into(),
+                    role_actions: vec![],
+                    regions: vec![
+                        region("eu-west-1", vec![], None),
+                        region(
+                            "us-east-1",
+                            vec![
+                                action(Op::Create, ResourceKind::Connection, "fb-t-a-conn"),
+                                action(Op::Create, ResourceKind::Rule, "fb-t-a"),
+                            ],
+                            None,
+                        ),
+                        region("us-west-2", vec![], Some("AccessDenied: ListRules")),
+                    ],
+                    error: None,
+                },
+                AccountPlan {
+                    account: "222222222222".into(),
+                    role_actions: vec![],
+                    regions: vec![region("us-east-1", vec![], None)],
+                    error: Some("cannot assume role".into()),
+                },
+            ],
+        }
+    }
+
+    fn result(region: &str, name: &str, outcome: Outcome) -> ActionResult {
+        ActionResult {
+            account: "111111111111".into(),
+            region: Some(region.into()),
+            kind: ResourceKind::Rule,
+            name: name.into(),
+            op: Op::Create,
+            outcome,
+            recorded_fingerprint: None,
+        }
+    }
+
+    fn summary(outcomes: &[PlaceOutcome]) -> Vec<(String, usize, &'static str, bool)> {
+        outcomes
+            .iter()
+            .map(|p| {
+                (
+                    format!("{}/{}", p.account, p.region),
+                    p.drift,
+                    p.result.as_str(),
+                    p.error.is_some(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_alone_shows_drift_and_unreadable_places() {
+        let outcomes = places(&sample_plan(), None);
+        assert_eq!(
+            summary(&outcomes),
+            [
+                ("111111111111/eu-west-1".into(), 0, "in_sync", false),
+                ("111111111111/us-east-1".into(), 2, "drifted", false),
+                ("111111111111/us-west-2".into(), 0, "failed", true),
+                ("222222222222/us-east-1".into(), 0, "failed", true),
+            ]
+        );
+        assert_eq!(outcomes[3].error.as_deref(), Some("cannot assume role"));
+    }
+
+    #[test]
+    fn applied_places_succeed_or_carry_the_first_failed_action() {
+        let plan = sample_plan();
+        let ok = ApplyReport {
+            results: vec![result("us-east-1", "fb-t-a", Outcome::Ok)],
+        };
+        assert_eq!(places(&plan, Some(&ok))[1].result, PlaceResult::Applied);
+
+        let failed = ApplyReport {
+            results: vec![
+                result("us-east-1", "fb-t-a-conn", Outcome::Ok),
+                result(
+                    "us-east-1",
+                    "fb-t-a",
+                    Outcome::Failed {
+                        error: "ThrottlingException".into(),
+                        retryable: true,
+                    },
+                ),
+            ],
+        };
+        let outcome = &places(&plan, Some(&failed))[1];
+        assert_eq!(outcome.result, PlaceResult::Failed);
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("rule fb-t-a: ThrottlingException")
+        );
+    }
+
+    #[test]
+    fn a_failed_invoke_role_fails_every_region_of_its_account() {
+        let mut plan = sample_plan();
+        plan.accounts[0].role_actions =
+            vec![action(Op::Create, ResourceKind::InvokeRole, "fb-t-invoke")];
+        let report = ApplyReport {
+            results: vec![ActionResult {
+                region: None,
+                kind: ResourceKind::InvokeRole,
+                outcome: Outcome::Failed {
+                    error: "AccessDenied".into(),
+                    retryable: false,
+                },
+                ..result("-", "fb-t-invoke", Outcome::Ok)
+            }],
+        };
+        let outcomes = places(&plan, Some(&report));
+        assert!(outcomes[..3]
+            .iter()
+            .all(|p| p.result == PlaceResult::Failed));
+        let drift: Vec<usize> = outcomes.iter().map(|p| p.drift).collect();
+        assert_eq!(drift, [1, 3, 1, 0], "the role change counts in each of its regions");
+    }
+}
