@@ -42,6 +42,9 @@ pub enum IssueStatus {
     #[default]
     Open,
     Closed,
+    /// The issue no longer exists in Backlog (closure sync read a 404); Security Hub is left
+    /// as it was. Added after v1: older binaries cannot read mappings in this state.
+    Deleted,
 }
 
 /// One finding ↔ one Backlog issue.

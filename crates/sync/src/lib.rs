@@ -11,6 +11,7 @@
 //! than retry pacing (tokio time, so tests can pause it).
 
 mod backfill;
+pub mod closure;
 mod keylock;
 mod pipeline;
 mod rules;

@@ -136,6 +136,7 @@ fn status(m: &Mapping) -> &'static str {
     match m.issue_status {
         fb_store::IssueStatus::Open => "open",
         fb_store::IssueStatus::Closed => "closed",
+        fb_store::IssueStatus::Deleted => "deleted",
     }
 }
 

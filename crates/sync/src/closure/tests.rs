@@ -1,0 +1,353 @@
+//! Closure sync against the in-memory fakes: a temporary store, [`FakeBacklog`] for activities
+//! and issues, [`FakeWriter`] for Security Hub.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use fb_model::config::Config;
+use fb_store::{FindingFormat, IssueStatus, Mapping, Store};
+
+use super::fake::{FakeBacklog, HUMAN, OWN_USER};
+use super::*;
+use crate::testing::{FakeTracker, FakeWriter};
+
+const YAML: &str = r#"version: 1
+name: test
+accounts:
+  ids: ["111111111111"]
+  role: FindingsBridgeExecution
+  regions: [us-east-1]
+security_hub:
+  account: "111111111111"
+  region: us-east-1
+backlog:
+  base_url: https://example.backlog.test
+  api_key: env:BACKLOG_API_KEY
+  project: SEC
+  issue_type: Task
+  priority: {CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}
+relay:
+  public_url: https://bridge.example.test
+  api_key: env:FB_INGEST_KEY
+rules:
+  - name: guardduty
+    match:
+      product_names: [GuardDuty]
+    issue:
+      summary: "<FindingType>"
+      description: "<Title>"
+server:
+  listen: "127.0.0.1:8080"
+store:
+  path: ./data
+"#;
+
+const FIXED: (i64, &str) = (0, "Fixed");
+const WONT_FIX: (i64, &str) = (1, "Won't Fix");
+const CLOSED: (i64, &str) = (4, "Closed");
+const OPEN: (i64, &str) = (1, "Open");
+
+struct Harness {
+    store: Store,
+    backlog: Arc<FakeBacklog>,
+    writer: Arc<FakeWriter>,
+    sync: ClosureSync,
+}
+
+fn config() -> Arc<Config> {
+    Arc::new(fb_model::config::parse_str(YAML, "test.yaml").expect("test config"))
+}
+
+fn policy() -> ClosurePolicy {
+    ClosurePolicy {
+        closed_status_ids: [4].into(),
+        suppress_resolution_ids: [1, 2, 3].into(),
+    }
+}
+
+impl Harness {
+    /// `issues` issues SEC-1..=SEC-n, each with one mapping (finding `f<n>`) already NOTIFIED.
+    fn new(issues: usize) -> Harness {
+        let store = Store::open_temporary().expect("temporary store");
+        let backlog = Arc::new(FakeBacklog::new());
+        let writer = Arc::new(FakeWriter::new());
+        for n in 1..=issues {
+            backlog.add_issue(&key(n));
+            store.put_mapping(&mapping(n)).expect("mapping");
+        }
+        let sync = Harness::sync_over(&store, &backlog, &writer);
+        Harness {
+            store,
+            backlog,
+            writer,
+            sync,
+        }
+    }
+
+    fn sync_over(
+        store: &Store,
+        backlog: &Arc<FakeBacklog>,
+        writer: &Arc<FakeWriter>,
+    ) -> ClosureSync {
+        let pipeline = Pipeline::new(
+            store.clone(),
+            Arc::new(FakeTracker::new()),
+            writer.clone(),
+            config(),
+        );
+        ClosureSync::new(pipeline, backlog.clone(), policy())
+    }
+
+    /// A new ClosureSync over the same store and fakes: a restart.
+    fn restart(&mut self) {
+        self.sync = Harness::sync_over(&self.store, &self.backlog, &self.writer);
+    }
+
+    fn workflow(&self, n: usize) -> Option<String> {
+        self.writer.written(&finding(n)).map(|(w, _)| w)
+    }
+
+    fn stored(&self, n: usize) -> Mapping {
+        self.store
+            .mapping(&finding(n))
+            .expect("read")
+            .expect("mapping")
+    }
+
+    fn writes(&self) -> usize {
+        self.writer.batches().iter().map(Vec::len).sum()
+    }
+}
+
+fn key(n: usize) -> String {
+    format!("SEC-{n}")
+}
+
+fn finding(n: usize) -> String {
+    format!("f{n}")
+}
+
+fn mapping(n: usize) -> Mapping {
+    Mapping {
+        finding_key: finding(n),
+        finding_id: format!("arn:aws:guardduty:us-east-1:111111111111:detector/d/finding/{n}"),
+        product_arn: Some("arn:aws:securityhub:us-east-1::product/aws/guardduty".into()),
+        format: FindingFormat::Asff,
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        rule: "guardduty".into(),
+        title: format!("finding {n}"),
+        issue_key: Some(key(n)),
+        issue_id: Some(n as u64),
+        issue_status: IssueStatus::Open,
+        severity: "HIGH".into(),
+        record_state: "ACTIVE".into(),
+        workflow_status: "NOTIFIED".into(),
+        workflow_written: Some("NOTIFIED".into()),
+        finding_updated_at: None,
+        seen_count: 1,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn closing_resolves_or_suppresses_in_one_batch_then_stays_quiet() {
+    let h = Harness::new(20);
+    for n in 1..=10 {
+        h.backlog.set_status(&key(n), HUMAN, CLOSED, Some(FIXED));
+    }
+    for n in 11..=15 {
+        h.backlog.set_status(&key(n), HUMAN, CLOSED, Some(WONT_FIX));
+    }
+
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.resolved, report.suppressed), (10, 5));
+    assert_eq!(report.issues_read, 15);
+    assert_eq!(report.writeback.calls, 1, "15 findings fit one batch");
+    for n in 1..=10 {
+        assert_eq!(h.workflow(n).as_deref(), Some(RESOLVED));
+        assert_eq!(h.stored(n).issue_status, IssueStatus::Closed);
+        assert_eq!(h.stored(n).workflow_written.as_deref(), Some(RESOLVED));
+    }
+    for n in 11..=15 {
+        let (workflow, note) = h.writer.written(&finding(n)).expect("written");
+        assert_eq!(workflow, SUPPRESSED);
+        assert!(
+            note.contains(&key(n)) && note.contains("Won't Fix") && note.contains("user2"),
+            "{note}"
+        );
+    }
+    for n in 16..=20 {
+        assert_eq!(h.workflow(n), None, "untouched issue {n}");
+    }
+    assert!(h.store.cursor(CURSOR).expect("cursor").is_some());
+
+    // Quiet: nothing new → one activities call, no issue read, no write.
+    let writes = h.writes();
+    let (pages, reads) = h.backlog.calls();
+    for _ in 0..3 {
+        let quiet = h.sync.poll().await.expect("poll");
+        assert_eq!(quiet.activities, 0);
+    }
+    assert_eq!(h.backlog.calls(), (pages + 3, reads));
+    assert_eq!(h.writes(), writes);
+}
+
+#[tokio::test]
+async fn reopening_sets_notified_again() {
+    let h = Harness::new(5);
+    for n in 1..=5 {
+        h.backlog.set_status(&key(n), HUMAN, CLOSED, Some(FIXED));
+    }
+    h.sync.poll().await.expect("poll");
+    for n in 1..=3 {
+        h.backlog.set_status(&key(n), HUMAN, OPEN, None);
+    }
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.reopened, 3);
+    for n in 1..=3 {
+        let (workflow, note) = h.writer.written(&finding(n)).expect("written");
+        assert_eq!(workflow, NOTIFIED);
+        assert!(
+            note.contains("reopened") && note.contains(&key(n)),
+            "{note}"
+        );
+        assert_eq!(h.stored(n).issue_status, IssueStatus::Open);
+    }
+    for n in 4..=5 {
+        assert_eq!(h.workflow(n).as_deref(), Some(RESOLVED));
+    }
+}
+
+#[tokio::test]
+async fn our_own_activities_are_skipped_without_reading_the_issue() {
+    let h = Harness::new(3);
+    h.backlog.set_status(&key(1), OWN_USER, CLOSED, Some(FIXED));
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.activities, report.echoes), (1, 1));
+    assert_eq!(report.issues_read, 0);
+    assert_eq!(h.writes(), 0);
+}
+
+#[tokio::test]
+async fn untracked_issues_are_not_read() {
+    let h = Harness::new(1);
+    h.backlog.add_issue("SEC-99");
+    h.backlog.set_status("SEC-99", HUMAN, CLOSED, Some(FIXED));
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.issues_read, 0);
+    assert_eq!(h.backlog.calls().1, 0);
+}
+
+#[tokio::test]
+async fn a_deleted_issue_is_recorded_and_security_hub_left_alone() {
+    let h = Harness::new(2);
+    h.backlog.delete(&key(1), HUMAN);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.deleted, 1);
+    assert_eq!(h.stored(1).issue_status, IssueStatus::Deleted);
+    assert_eq!(h.writes(), 0);
+}
+
+#[tokio::test]
+async fn a_bulk_update_acts_on_every_linked_issue() {
+    let h = Harness::new(4);
+    h.backlog
+        .bulk_close(&[&key(1), &key(2), &key(3)], HUMAN, WONT_FIX);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.suppressed, 3);
+    assert_eq!(h.workflow(4), None);
+}
+
+#[tokio::test]
+async fn min_id_inclusive_or_exclusive_gives_the_same_result() {
+    for exclusive in [false, true] {
+        let h = Harness::new(3);
+        h.backlog.set_min_id_exclusive(exclusive);
+        h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
+        h.sync.poll().await.expect("poll");
+        h.backlog.set_status(&key(2), HUMAN, CLOSED, Some(FIXED));
+        let second = h.sync.poll().await.expect("poll");
+        assert_eq!(second.activities, 1, "exclusive={exclusive}");
+        assert_eq!(second.issues_read, 1, "exclusive={exclusive}");
+        let third = h.sync.poll().await.expect("poll");
+        assert_eq!(third.activities, 0, "exclusive={exclusive}");
+        assert_eq!(h.writes(), 2, "exclusive={exclusive}");
+    }
+}
+
+#[tokio::test]
+async fn full_pages_are_followed_to_the_end() {
+    let h = Harness::new(250);
+    for n in 1..=250 {
+        h.backlog.set_status(&key(n), HUMAN, CLOSED, Some(FIXED));
+    }
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.activities, 250);
+    assert_eq!(report.resolved, 250);
+    assert!(report.pages >= 3);
+    assert!(h.writer.batches().iter().all(|b| b.len() <= 100));
+    assert_eq!(h.writes(), 250);
+}
+
+#[tokio::test]
+async fn a_failed_issue_read_keeps_the_cursor_and_the_next_poll_finishes() {
+    let h = Harness::new(2);
+    h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
+    h.backlog.set_status(&key(2), HUMAN, CLOSED, Some(FIXED));
+    h.backlog.fail_issue_reads(1);
+    assert!(matches!(h.sync.poll().await, Err(ClosureError::Backlog(_))));
+    assert_eq!(h.store.cursor(CURSOR).expect("cursor"), None);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.resolved, 2);
+    assert_eq!(h.workflow(1).as_deref(), Some(RESOLVED));
+    assert_eq!(h.workflow(2).as_deref(), Some(RESOLVED));
+}
+
+#[tokio::test]
+async fn a_restart_goes_on_from_the_persisted_cursor() {
+    let mut h = Harness::new(3);
+    h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
+    h.sync.poll().await.expect("poll");
+    h.restart();
+    h.backlog.set_status(&key(2), HUMAN, CLOSED, Some(WONT_FIX));
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.activities, report.issues_read), (1, 1));
+    assert_eq!(h.workflow(2).as_deref(), Some(SUPPRESSED));
+}
+
+#[tokio::test]
+async fn a_failed_write_stays_queued_and_is_not_requeued_by_quiet_polls() {
+    let h = Harness::new(1);
+    h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
+    h.writer.fail_calls(1, true);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.writeback.retried, 1);
+    assert_eq!(h.store.outbox_len(), 1);
+    assert_eq!(h.stored(1).issue_status, IssueStatus::Closed);
+    // The flush after a later poll (backoff is real time: call the pipeline's flush directly
+    // once the item is due is not needed; the item is still the only one queued).
+    h.sync.poll().await.expect("poll");
+    assert_eq!(
+        h.store.outbox_len(),
+        1,
+        "no second item for the same change"
+    );
+}
+
+#[tokio::test]
+async fn a_hint_re_reads_the_issue_and_ignores_untracked_ones() {
+    let h = Harness::new(2);
+    h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
+    let report = h.sync.hint(&key(1)).await.expect("hint");
+    assert_eq!(report.resolved, 1);
+    assert_eq!(h.workflow(1).as_deref(), Some(RESOLVED));
+    let unknown = h.sync.hint("SEC-404").await.expect("hint");
+    assert_eq!(unknown.issues_read, 0);
+    // The poll that follows sees the same activity and writes nothing more.
+    let writes = h.writes();
+    let poll = h.sync.poll().await.expect("poll");
+    assert_eq!((poll.issues_read, poll.unchanged), (1, 1));
+    assert_eq!(h.writes(), writes);
+}
