@@ -22,6 +22,7 @@
 
 mod api;
 mod control;
+mod endpoints;
 mod input;
 mod state;
 mod webhooks;
