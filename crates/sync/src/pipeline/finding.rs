@@ -234,11 +234,9 @@ impl Pipeline {
             }
         }
 
-        if age != Ordering::Less {
-            if let Some(why) = gone(finding, &mapping) {
-                if self.on_gone(config, finding, why, &mut mapping).await? == Outcome::Retry {
-                    return Ok(Outcome::Retry);
-                }
+        if let Some(why) = gone(finding, &mapping) {
+            if self.on_gone(config, finding, why, &mut mapping).await? == Outcome::Retry {
+                return Ok(Outcome::Retry);
             }
         }
 
