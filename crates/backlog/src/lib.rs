@@ -9,6 +9,7 @@ mod client;
 pub mod error;
 pub mod models;
 mod names;
+mod paging;
 pub mod params;
 mod redact;
 mod transport;
@@ -24,6 +25,7 @@ pub use names::{
     lookup, NamesToResolve, ResolvedNames, BUILTIN_PRIORITIES, BUILTIN_RESOLUTIONS,
     BUILTIN_STATUSES,
 };
+pub use paging::Pages;
 pub use params::{
     ActivityQuery, IssueQuery, IssueSort, IssueUpdate, NewIssue, Order, WebhookSpec, MAX_COUNT,
 };
