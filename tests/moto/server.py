@@ -39,12 +39,21 @@ Additions, and why:
    Exception: ``OrganizationAccountAccessRole`` (the role AWS Organizations creates in every
    account it creates) can always be assumed; the test harness uses it to reach an account and
    create the roles the product assumes.
-6. A control endpoint on the same port, under ``/_fb/`` (JSON in and out), for test state that
+6. ``Security Hub Findings - Imported`` events — moto emits none. Every finding stored by
+   BatchImportFindings and every finding changed by BatchUpdateFindings(V2) emits one event
+   (the envelope of the AWS docs, ``detail.findings[0]`` the finding as stored), as Security
+   Hub does — including the echo of our own write-back. Each event is put on the default bus of
+   the finding's account and region (moto's PutEvents: rules with SQS, log-group or bus targets
+   see it) and kept for the control endpoint below.
+7. A control endpoint on the same port, under ``/_fb/`` (JSON in and out), for test state that
    the AWS API cannot set directly:
    - ``POST /_fb/securityhub/record-state`` ``{"account", "region", "id", "record_state"}``:
-     the provider archives / un-archives a finding (with the Workflow reset of point 4);
+     the provider archives / un-archives a finding (with the Workflow reset of point 4, and
+     its Imported event);
    - ``GET /_fb/securityhub/finding?account=&region=&id=``: the stored finding as JSON (404 when
-     unknown), to read its Workflow and Note without credentials.
+     unknown), to read its Workflow and Note without credentials;
+   - ``GET /_fb/securityhub/events?account=&region=``: the Imported events emitted there
+     (point 6), oldest first.
 """
 
 from __future__ import annotations
@@ -56,11 +65,13 @@ import logging
 import re
 import sys
 import threading
+import uuid
 import warnings
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from moto.core.common_models import BaseModel  # noqa: F401  (moto must import first)
+from moto.events.models import events_backends
 from moto.iam.models import iam_backends
 from moto.moto_server import werkzeug_app
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -107,6 +118,49 @@ def now_iso() -> str:
 
 def log(message: str) -> None:
     print(f"[fb-moto] {message}", file=sys.stderr, flush=True)
+
+
+# --- 6. Imported events -----------------------------------------------------------------------
+
+IMPORTED_DETAIL_TYPE = "Security Hub Findings - Imported"
+_emitted: dict[tuple[str, str], list[dict[str, Any]]] = {}
+_emitted_lock = threading.Lock()
+
+
+def emit_imported(account: str, region: str, findings: list[dict[str, Any]]) -> None:
+    """One event per finding, as Security Hub sends them (one finding each)."""
+    events = [
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": IMPORTED_DETAIL_TYPE,
+            "source": "aws.securityhub",
+            "account": account,
+            "time": now_iso(),
+            "region": region,
+            "resources": [f"{f.get('ProductArn', '')}/{f.get('Id', '')}"],
+            "detail": {"findings": [json.loads(json.dumps(f))]},
+        }
+        for f in findings
+    ]
+    with _emitted_lock:
+        _emitted.setdefault((account, region), []).extend(events)
+    backend = events_backends[account][region]
+    for start in range(0, len(events), 10):
+        entries = [
+            {
+                "Source": e["source"],
+                "DetailType": e["detail-type"],
+                "Detail": json.dumps(e["detail"]),
+                "Resources": e["resources"],
+                "EventBusName": "default",
+            }
+            for e in events[start : start + 10]
+        ]
+        try:
+            backend.put_events(entries)
+        except Exception as err:  # delivery to moto's targets is best effort
+            log(f"put_events of Imported events failed: {err}")
 
 
 # --- 3. GetFindings filters -------------------------------------------------------------------
@@ -247,6 +301,12 @@ def batch_import_findings(
         else:
             stored.setdefault("Workflow", {"Status": "NEW"})
             stored.setdefault("RecordState", "ACTIVE")
+    failed_ids = {f.get("Id") for f in failures}
+    imported_ids = [f.get("Id") for f in findings if f.get("Id") not in failed_ids]
+    by_id = {f.id: f.data for f in self.findings}
+    emit_imported(
+        self.account_id, self.region_name, [by_id[i] for i in imported_ids if i in by_id]
+    )
     return failed, succeeded, failures
 
 
@@ -322,6 +382,11 @@ def batch_update_findings(self: SecurityHubResponse) -> str:
             continue
         _update_finding(_find(backend, key[0], key[1]), params)
         processed.append(ident)
+    emit_imported(
+        backend.account_id,
+        backend.region_name,
+        [_find(backend, p.get("Id"), p.get("ProductArn")) for p in processed],
+    )
     return json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
 
 
@@ -347,7 +412,7 @@ def batch_update_findings_v2(self: SecurityHubResponse) -> str:
     if "Comment" in params:
         update["Note"] = {"Text": params["Comment"], "UpdatedBy": "BatchUpdateFindingsV2"}
     backend = self.securityhub_backend
-    processed, unprocessed = [], []
+    processed, unprocessed, changed = [], [], []
     targets = [({"MetadataUid": u}, u) for u in uids] + [
         ({"FindingIdentifier": i}, i.get("FindingInfoUid")) for i in idents
     ]
@@ -360,6 +425,8 @@ def batch_update_findings_v2(self: SecurityHubResponse) -> str:
             continue
         _update_finding(finding, update)
         processed.append(echo)
+        changed.append(finding)
+    emit_imported(backend.account_id, backend.region_name, changed)
     return json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
 
 
@@ -404,6 +471,11 @@ def control(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             if finding is None:
                 return _json_response(start_response, "404 Not Found", {"error": "no such finding"})
             return _json_response(start_response, "200 OK", finding)
+        if path == "/_fb/securityhub/events" and method == "GET":
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            with _emitted_lock:
+                events = list(_emitted.get((query["account"], query["region"]), []))
+            return _json_response(start_response, "200 OK", events)
         if path == "/_fb/securityhub/record-state" and method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}")
@@ -414,6 +486,7 @@ def control(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             if finding is None:
                 return _json_response(start_response, "404 Not Found", {"error": "no such finding"})
             _apply_record_state(finding, body["record_state"])
+            emit_imported(body["account"], body["region"], [finding])  # the provider's update
             return _json_response(start_response, "200 OK", finding)
     except (KeyError, ValueError) as err:
         return _json_response(start_response, "400 Bad Request", {"error": str(err)})

@@ -199,6 +199,22 @@ impl Moto {
         Ok(Some(response.error_for_status()?.json().await?))
     }
 
+    /// The `Security Hub Findings - Imported` events emitted in `account`/`region` (one per
+    /// imported or updated finding, our own write-back echoes included), oldest first.
+    pub async fn imported_events(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let url = format!("{}/_fb/securityhub/events", self.endpoint);
+        let response = reqwest::Client::new()
+            .get(url)
+            .query(&[("account", account), ("region", region)])
+            .send()
+            .await?;
+        Ok(response.error_for_status()?.json().await?)
+    }
+
     /// The provider archives (`ARCHIVED`) or un-archives (`ACTIVE`) a finding; un-archiving
     /// resets Workflow NOTIFIED/RESOLVED to NEW as Security Hub does.
     pub async fn set_record_state(

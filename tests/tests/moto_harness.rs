@@ -256,3 +256,60 @@ fn unarchiving_resets_workflow_to_new_and_reimport_keeps_workflow() {
             .is_none());
     });
 }
+
+#[test]
+fn imports_updates_and_archiving_emit_imported_events() {
+    block_on(|| async {
+        let moto = Moto::start().unwrap();
+        let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
+        hub.enable_security_hub().send().await.unwrap();
+        hub.batch_import_findings()
+            .findings(finding("gd-0", "GuardDuty"))
+            .send()
+            .await
+            .unwrap();
+        hub.batch_update_findings()
+            .finding_identifiers(ident("gd-0"))
+            .finding_identifiers(ident("unknown"))
+            .workflow(
+                WorkflowUpdate::builder()
+                    .status(WorkflowStatus::Notified)
+                    .build(),
+            )
+            .note(
+                NoteUpdate::builder()
+                    .text("Backlog SEC-1")
+                    .updated_by("findings-bridge")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        moto.set_record_state(ACCOUNT, REGION, "gd-0", "ARCHIVED")
+            .await
+            .unwrap();
+
+        let events = moto.imported_events(ACCOUNT, REGION).await.unwrap();
+        assert_eq!(
+            events.len(),
+            3,
+            "import, our update (the echo), archive: {events:#?}"
+        );
+        for event in &events {
+            assert_eq!(event["detail-type"], "Security Hub Findings - Imported");
+            assert_eq!(event["source"], "aws.securityhub");
+            assert_eq!(event["account"], ACCOUNT);
+            assert_eq!(event["region"], REGION);
+            assert_eq!(event["detail"]["findings"][0]["Id"], "gd-0");
+        }
+        let echo = &events[1]["detail"]["findings"][0];
+        assert_eq!(echo["Workflow"]["Status"], "NOTIFIED");
+        assert_eq!(echo["Note"]["UpdatedBy"], "findings-bridge");
+        assert_eq!(
+            events[2]["detail"]["findings"][0]["RecordState"],
+            "ARCHIVED"
+        );
+        let elsewhere = moto.imported_events(ACCOUNT, "us-east-1").await.unwrap();
+        assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    });
+}
