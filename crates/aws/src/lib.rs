@@ -34,10 +34,11 @@ pub use securityhub::{
 };
 pub use session::{load_base_config, AccountSession, SessionError, Sessions};
 
-/// `tracing` filter directives a process using this crate must add to its subscriber: at
-/// TRACE the SDK's orchestrator logs whole request bodies ("transmitting request"), and a
-/// CreateConnection/UpdateConnection body carries the connection's secret. Capping those
-/// targets keeps `RUST_LOG=trace` safe.
+/// `tracing` filter directives worth adding to a subscriber, as defence in depth: at TRACE the
+/// SDK's orchestrator logs each request ("transmitting request"), and CreateConnection /
+/// UpdateConnection bodies carry the connection's secret. The current SDK prints such bodies
+/// as an opaque `BoxBody` (tests/log_safety.rs checks a full-TRACE capture); capping these
+/// targets keeps `RUST_LOG=trace` safe should that change.
 pub const LOG_SAFETY_DIRECTIVES: &[&str] = &[
     "aws_smithy_runtime=debug",
     "aws_smithy_runtime_api=debug",
