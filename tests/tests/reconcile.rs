@@ -97,11 +97,16 @@ impl World {
     /// Writes the desired-state file for `accounts` with these rule blocks.
     fn write_config(&self, accounts: &[&str], rules: &[String]) {
         let ids: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+        self.write_config_for(&format!("ids: [{}]", ids.join(", ")), accounts[0], rules);
+    }
+
+    /// Writes the file with this `accounts` source line (`ids: […]` or `organization: {…}`).
+    fn write_config_for(&self, source: &str, hub: &str, rules: &[String]) {
         let text = format!(
             r#"version: 1
 name: {NAME}
 accounts:
-  ids: [{ids}]
+  {source}
   role: {ROLE}
   regions: [{regions}]
 security_hub:
@@ -122,9 +127,7 @@ rules:
 store:
   path: {store}
 "#,
-            ids = ids.join(", "),
             regions = REGIONS.join(", "),
-            hub = accounts[0],
             rules = rules.concat(),
             store = self.dir.path().join("store").display(),
             backlog_url = self.backlog_url,
@@ -684,5 +687,77 @@ fn apply_on_a_terminal_asks_and_only_yes_applies() {
         assert_eq!(accepted.code, 0, "{accepted:?}");
         let (rules, _, _) = world.names(ACCOUNTS[0], REGIONS[0]).await;
         assert_eq!(rules, [rule("guardduty")]);
+    });
+}
+
+#[test]
+fn organization_accounts_are_discovered_by_ou_minus_exclusions() {
+    block_on(|| async {
+        let world = World::new();
+        // The default account is the management account of a new organization.
+        let org = aws_sdk_organizations::Client::new(&world.moto.base_config("us-east-1"));
+        org.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let root = org.list_roots().send().await.unwrap().roots()[0]
+            .id()
+            .unwrap()
+            .to_owned();
+        let ou = org
+            .create_organizational_unit()
+            .parent_id(&root)
+            .name("members")
+            .send()
+            .await
+            .unwrap()
+            .organizational_unit()
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_owned();
+        let mut accounts = Vec::new();
+        for name in ["member-a", "member-b", "outside"] {
+            let status = org
+                .create_account()
+                .account_name(name)
+                .email(format!("{name}@example.test"))
+                .send()
+                .await
+                .unwrap();
+            let id = status
+                .create_account_status()
+                .unwrap()
+                .account_id()
+                .unwrap()
+                .to_owned();
+            if name != "outside" {
+                org.move_account()
+                    .account_id(&id)
+                    .source_parent_id(&root)
+                    .destination_parent_id(&ou)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            world.create_roles(&[id.as_str()]).await;
+            accounts.push(id);
+        }
+        let (included, excluded, outside) = (&accounts[0], &accounts[1], &accounts[2]);
+        world.write_config_for(
+            &format!("organization: {{include_ous: [{ou}], exclude_ids: [\"{excluded}\"]}}"),
+            included,
+            &[relay_rule("guardduty", "GuardDuty", 2)],
+        );
+
+        let plan = world.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 2, "{plan:?}");
+        assert!(
+            plan.stdout.contains(&format!("account {included}")),
+            "{plan:?}"
+        );
+        assert!(!plan.stdout.contains(excluded.as_str()), "{plan:?}");
+        assert!(!plan.stdout.contains(outside.as_str()), "{plan:?}");
     });
 }
