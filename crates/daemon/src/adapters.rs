@@ -477,9 +477,15 @@ impl Backend for RealBackend {
             let config = runtime.config.clone();
             let (client, names) = connect_backlog(&config, options, metrics.clone()).await?;
             tracing::info!(project = %names.project_key, project_id = names.project_id, "Backlog names resolved");
+            let policy = crate::closure::policy(&config, &names);
+            let activities = Arc::new(crate::closure::BacklogActivities::new(
+                client.clone(),
+                &config.backlog.project,
+            ));
             let tracker = Arc::new(BacklogTracker::new(client, names, &config));
             let writer = Arc::new(SecurityHubWriter::new(config.clone(), metrics.clone()));
-            let engine = PipelineEngine::new(runtime, store, tracker, writer, settings);
+            let engine = PipelineEngine::new(runtime, store, tracker, writer, settings)
+                .with_closure(activities, policy);
             Ok(Arc::new(engine) as Arc<dyn Engine>)
         })
     }
@@ -493,6 +499,7 @@ pub struct PipelineEngine {
     batch: usize,
     /// Stats at the last report, to turn the pipeline's totals into per-pass deltas.
     last: Mutex<StatsSnapshot>,
+    closure: Option<fb_sync::closure::ClosureSync>,
 }
 
 impl std::fmt::Debug for PipelineEngine {
@@ -526,7 +533,22 @@ impl PipelineEngine {
             runtime,
             store,
             batch,
+            closure: None,
         }
+    }
+
+    /// Adds Backlog → Security Hub closure sync over this engine's pipeline.
+    pub fn with_closure(
+        mut self,
+        source: Arc<dyn fb_sync::closure::ActivitySource>,
+        policy: fb_sync::closure::ClosurePolicy,
+    ) -> Self {
+        self.closure = Some(fb_sync::closure::ClosureSync::new(
+            self.pipeline.clone(),
+            source,
+            policy,
+        ));
+        self
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -586,5 +608,9 @@ impl Engine for PipelineEngine {
 
     fn reconcile(&self) -> BoxFuture<'_, Result<Vec<PlaceStatus>, BoxError>> {
         Box::pin(async move { crate::reconcile_job::run(&self.runtime, &self.store).await })
+    }
+
+    fn closure(&self) -> Option<fb_sync::closure::ClosureSync> {
+        self.closure.clone()
     }
 }

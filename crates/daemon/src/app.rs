@@ -46,7 +46,7 @@ pub struct Shared {
     engine: RwLock<Option<Arc<dyn Engine>>>,
     scheduler: OnceLock<SchedulerHandle>,
     hints: Mutex<VecDeque<WebhookHint>>,
-    /// Wakes the closure sync when a hint arrives (nothing listens in this build).
+    /// Wakes the closure sync's hint loop when a hint arrives.
     pub hint_wake: Notify,
 }
 
@@ -119,6 +119,15 @@ impl Shared {
         hints.push_back(hint);
         drop(hints);
         self.hint_wake.notify_one();
+    }
+
+    /// Removes and returns the queued hints (closure sync acts on them).
+    pub fn take_hints(&self) -> Vec<WebhookHint> {
+        self.hints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
     }
 
     pub fn hints(&self) -> Vec<WebhookHint> {

@@ -59,6 +59,11 @@ pub trait Engine: Send + Sync + 'static {
     fn backfill(&self) -> BoxFuture<'_, Result<String, BoxError>>;
     /// Plans and applies every account × region; returns each place's outcome.
     fn reconcile(&self) -> BoxFuture<'_, Result<Vec<PlaceStatus>, BoxError>>;
+    /// Backlog → Security Hub closure sync, when this engine has it (the `closure_sync` job
+    /// and webhook hints use it; `None` leaves both off).
+    fn closure(&self) -> Option<fb_sync::closure::ClosureSync> {
+        None
+    }
 }
 
 /// Builds an [`Engine`] for a config.

@@ -150,10 +150,12 @@ async fn webhook(
     };
     tracing::debug!(activity_type = ?hint.activity_type, issue_key = ?hint.issue_key, "webhook hint received");
     shared.metrics.webhook_hints.inc();
-    shared.board.webhook_hint(
-        hint.received_at,
-        "kept as a hint; closure sync is not enabled in this build",
-    );
+    let note = if shared.engine().and_then(|e| e.closure()).is_some() {
+        "queued for closure sync (the issue is re-read before acting)"
+    } else {
+        "kept as a hint; closure sync is not enabled in this build"
+    };
+    shared.board.webhook_hint(hint.received_at, note);
     shared.push_hint(hint);
     StatusCode::NO_CONTENT.into_response()
 }

@@ -15,6 +15,7 @@
 pub mod adapters;
 pub mod app;
 pub mod backend;
+pub mod closure;
 pub mod http;
 pub mod metrics;
 pub mod reconcile;
@@ -115,6 +116,7 @@ pub async fn serve(
         options.worker_interval,
         stop_rx.clone(),
     ));
+    background.spawn(closure::hints(shared.clone(), stop_rx.clone()));
     background.spawn(tasks::supervise(
         shared.clone(),
         backend.clone(),

@@ -63,8 +63,7 @@ pub(crate) async fn supervise(
     while set.join_next().await.is_some() {}
 }
 
-/// The scheduled jobs from `schedules`. Closure sync is not part of this build, so its
-/// schedule is not run (status shows no `closure_sync` job rather than a fake success).
+/// The scheduled jobs from `schedules` (`closure_sync` only when the engine has closure sync).
 fn jobs(shared: &Arc<Shared>) -> Vec<JobSpec> {
     let schedules = shared.runtime.current().config.schedules.clone();
     let mut jobs = Vec::new();
@@ -76,7 +75,17 @@ fn jobs(shared: &Arc<Shared>) -> Vec<JobSpec> {
             reconcile_job(shared),
         ),
         ("backfill", &schedules.backfill, true, backfill_job(shared)),
+        (
+            "closure_sync",
+            &schedules.closure_sync,
+            true,
+            crate::closure::job(shared),
+        ),
     ] {
+        if name == "closure_sync" && shared.engine().and_then(|e| e.closure()).is_none() {
+            // This engine has no closure sync: no job rather than a fake success.
+            continue;
+        }
         match JobSpec::new(name, expression, at_start, run) {
             Ok(job) => jobs.push(job),
             // The loader validated the expression; this only guards a cron crate mismatch.
