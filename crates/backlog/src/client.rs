@@ -20,7 +20,7 @@ use crate::transport::{Bucket, Call, CallObserver, ClientOptions, Failure, Repla
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("Backlog base URL {url:?} is not an http(s) URL")]
+    #[error("Backlog base URL {url:?} is not an http(s) URL without a query")]
     BadBaseUrl { url: String },
     #[error("cannot build the HTTP client")]
     Http(#[source] reqwest::Error),
@@ -65,13 +65,13 @@ impl Client {
         options: ClientOptions,
         observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<Self, BuildError> {
-        let parsed = url::Url::parse(base_url).map_err(|_| BuildError::BadBaseUrl {
-            url: base_url.to_owned(),
-        })?;
+        // The URL goes into the error redacted: someone may have pasted `?apiKey=…` into it.
+        let bad = || BuildError::BadBaseUrl {
+            url: crate::redact::redact_api_key(base_url),
+        };
+        let parsed = url::Url::parse(base_url).map_err(|_| bad())?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-            return Err(BuildError::BadBaseUrl {
-                url: base_url.to_owned(),
-            });
+            return Err(bad());
         }
         let trimmed = base_url.trim_end_matches('/');
         let base = if trimmed.ends_with("/api/v2") {
@@ -95,6 +95,12 @@ impl Client {
     /// The API root this client calls (`…/api/v2`), without any key.
     pub fn api_root(&self) -> &str {
         &self.inner.base
+    }
+
+    /// The browser URL of an issue: `{space}/view/{key}` (whatever form the base URL had).
+    pub fn issue_url(&self, issue_key: &str) -> String {
+        let space = self.inner.base.trim_end_matches("/api/v2");
+        format!("{space}/view/{issue_key}")
     }
 
     async fn call<T: DeserializeOwned>(

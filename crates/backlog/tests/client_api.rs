@@ -424,3 +424,28 @@ async fn bulk_update_activity_names_every_issue() {
         (4, Some(0))
     );
 }
+
+#[test]
+fn issue_urls_come_from_the_space_url_in_either_form() {
+    let key = fb_backlog::Secret::new("k");
+    for base in [
+        "https://x.backlog.jp",
+        "https://x.backlog.jp/",
+        "https://x.backlog.jp/api/v2",
+    ] {
+        let client =
+            fb_backlog::Client::new(base, key.clone(), fb_backlog::ClientOptions::default())
+                .unwrap();
+        assert_eq!(client.api_root(), "https://x.backlog.jp/api/v2");
+        assert_eq!(
+            client.issue_url("SEC-12"),
+            "https://x.backlog.jp/view/SEC-12"
+        );
+    }
+    let err =
+        fb_backlog::Client::new("ftp://x", key, fb_backlog::ClientOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, fb_backlog::BuildError::BadBaseUrl { .. }),
+        "{err}"
+    );
+}
