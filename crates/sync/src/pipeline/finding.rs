@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 use fb_model::config::{Config, Rule};
-use fb_model::finding::{Finding, FindingFormat, Severity, UPDATED_BY};
+use fb_model::finding::{Finding, FindingFormat, Severity};
 use fb_model::template;
 use fb_store::{CreateIntent, IssueStatus, Mapping, OutboxItem};
 use serde_json::Value;
@@ -23,7 +23,7 @@ use crate::rules;
 use crate::stats::PipelineStats;
 use crate::tracker::{IssueRef, TrackerError};
 
-use super::lifecycle::{gone, returned};
+use super::lifecycle::{gone, is_echo, returned};
 
 /// The Workflow status written once a finding has its issue.
 pub(crate) const NOTIFIED: &str = "NOTIFIED";
@@ -214,12 +214,7 @@ impl Pipeline {
             PipelineStats::bump(&self.inner.stats.duplicates_absorbed);
             return Ok(Outcome::Known);
         }
-        let unchanged = age == Ordering::Equal
-            && finding.severity.as_str() == mapping.severity
-            && finding.record_state == mapping.record_state;
-        let ours = finding.note_updated_by.as_deref() == Some(UPDATED_BY)
-            || mapping.workflow_written.as_deref() == Some(finding.workflow_status.as_str());
-        if unchanged && ours {
+        if age == Ordering::Equal && is_echo(finding, &mapping) {
             PipelineStats::bump(&self.inner.stats.echoes);
             return Ok(Outcome::Echo);
         }

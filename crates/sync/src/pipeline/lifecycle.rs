@@ -216,6 +216,15 @@ impl Pipeline {
     }
 }
 
+/// Our own write-back coming back (the caller has checked `UpdatedAt` is unchanged): the
+/// note is ours or the Workflow is the one we wrote, and nothing else we track changed.
+pub(super) fn is_echo(finding: &Finding, mapping: &Mapping) -> bool {
+    let ours = finding.note_updated_by.as_deref() == Some(UPDATED_BY)
+        || mapping.workflow_written.as_deref() == Some(finding.workflow_status.as_str());
+    ours && finding.severity.as_str() == mapping.severity
+        && finding.record_state == mapping.record_state
+}
+
 /// Why a known finding went away in Security Hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Gone {
@@ -243,4 +252,171 @@ pub(super) fn returned(finding: &Finding, mapping: &Mapping) -> bool {
         || moved_on(&mapping.workflow_status);
     (finding.workflow_status == "NEW" && was_moved_on)
         || (finding.record_state == "ACTIVE" && mapping.record_state == "ARCHIVED")
+}
+
+/// The Security Hub side of a mapping's state machine, one transition per case.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use fb_model::finding::FindingFormat;
+
+    fn finding(workflow: &str, record: &str, severity: Severity, note: Option<&str>) -> Finding {
+        Finding {
+            key: "k".into(),
+            id: "k".into(),
+            product_arn: None,
+            metadata_uid: None,
+            format: FindingFormat::Asff,
+            product_name: "GuardDuty".into(),
+            finding_type: String::new(),
+            title: String::new(),
+            description: String::new(),
+            severity,
+            account: String::new(),
+            region: String::new(),
+            source_url: None,
+            resource_type: None,
+            resource_id: None,
+            created_at: None,
+            updated_at: None,
+            workflow_status: workflow.into(),
+            record_state: record.into(),
+            compliance_status: None,
+            note_updated_by: note.map(str::to_string),
+            count: None,
+        }
+    }
+
+    fn mapping(workflow: &str, written: Option<&str>, record: &str) -> Mapping {
+        Mapping {
+            finding_key: "k".into(),
+            finding_id: "k".into(),
+            product_arn: None,
+            format: fb_store::FindingFormat::Asff,
+            account: String::new(),
+            region: String::new(),
+            rule: "r".into(),
+            title: String::new(),
+            issue_key: Some("SEC-1".into()),
+            issue_id: Some(1),
+            issue_status: IssueStatus::Open,
+            severity: "HIGH".into(),
+            record_state: record.into(),
+            workflow_status: workflow.into(),
+            workflow_written: written.map(str::to_string),
+            finding_updated_at: None,
+            seen_count: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    const H: Severity = Severity::High;
+    const US: Option<&str> = Some(UPDATED_BY);
+
+    #[test]
+    fn echoes() {
+        let written = mapping("NEW", Some("NOTIFIED"), "ACTIVE");
+        assert!(is_echo(&finding("NOTIFIED", "ACTIVE", H, US), &written));
+        assert!(
+            is_echo(&finding("NOTIFIED", "ACTIVE", H, None), &written),
+            "OCSF: no UpdatedBy"
+        );
+        let unwritten = mapping("NEW", None, "ACTIVE");
+        assert!(
+            is_echo(&finding("NOTIFIED", "ACTIVE", H, US), &unwritten),
+            "before mark_written"
+        );
+        assert!(
+            !is_echo(&finding("NEW", "ACTIVE", H, None), &unwritten),
+            "a plain repeat"
+        );
+        assert!(
+            !is_echo(&finding("NOTIFIED", "ARCHIVED", H, US), &written),
+            "archived too"
+        );
+        assert!(!is_echo(
+            &finding("NOTIFIED", "ACTIVE", Severity::Critical, US),
+            &written
+        ));
+    }
+
+    #[test]
+    fn returns() {
+        let notified = mapping("NOTIFIED", Some("NOTIFIED"), "ACTIVE");
+        assert!(returned(&finding("NEW", "ACTIVE", H, US), &notified));
+        assert!(returned(
+            &finding("NEW", "ACTIVE", H, None),
+            &mapping("RESOLVED", None, "ACTIVE")
+        ));
+        assert!(returned(
+            &finding("NEW", "ACTIVE", H, None),
+            &mapping("NEW", Some("RESOLVED"), "ACTIVE")
+        ));
+        assert!(returned(
+            &finding("NOTIFIED", "ACTIVE", H, US),
+            &mapping("NOTIFIED", Some("NOTIFIED"), "ARCHIVED")
+        ));
+        assert!(
+            !returned(
+                &finding("NEW", "ACTIVE", H, None),
+                &mapping("NEW", None, "ACTIVE")
+            ),
+            "never moved on"
+        );
+        assert!(!returned(&finding("NOTIFIED", "ACTIVE", H, US), &notified));
+        assert!(
+            !returned(
+                &finding("NEW", "ACTIVE", H, None),
+                &mapping("SUPPRESSED", None, "ACTIVE")
+            ),
+            "suppressed is not reset by Security Hub"
+        );
+    }
+
+    #[test]
+    fn goes_away() {
+        let notified = mapping("NOTIFIED", Some("NOTIFIED"), "ACTIVE");
+        assert_eq!(
+            gone(&finding("NOTIFIED", "ARCHIVED", H, US), &notified),
+            Some(Gone::Archived)
+        );
+        assert_eq!(
+            gone(
+                &finding("NOTIFIED", "ARCHIVED", H, US),
+                &mapping("NOTIFIED", None, "ARCHIVED")
+            ),
+            None,
+            "already archived"
+        );
+        assert_eq!(
+            gone(
+                &finding("RESOLVED", "ACTIVE", H, Some("someone")),
+                &notified
+            ),
+            Some(Gone::Resolved)
+        );
+        assert_eq!(
+            gone(&finding("RESOLVED", "ACTIVE", H, US), &notified),
+            None,
+            "our own resolve"
+        );
+        assert_eq!(
+            gone(
+                &finding("RESOLVED", "ACTIVE", H, None),
+                &mapping("NOTIFIED", Some("RESOLVED"), "ACTIVE")
+            ),
+            None
+        );
+        assert_eq!(
+            gone(
+                &finding("RESOLVED", "ACTIVE", H, None),
+                &mapping("RESOLVED", None, "ACTIVE")
+            ),
+            None,
+            "already seen"
+        );
+        assert_eq!(gone(&finding("NOTIFIED", "ACTIVE", H, US), &notified), None);
+    }
 }
