@@ -159,6 +159,50 @@ mod tests {
         assert!(e.is_not_found());
     }
 
+    type PutRuleSdkError = SdkError<aws_sdk_eventbridge::operation::put_rule::PutRuleError>;
+
+    fn service_error(code: &str, status: u16) -> PutRuleSdkError {
+        use aws_sdk_eventbridge::error::ErrorMetadata;
+        use aws_sdk_eventbridge::operation::put_rule::PutRuleError;
+        let err = PutRuleError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("from the service")
+                .build(),
+        );
+        let raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn sdk_errors_are_classified_by_kind_code_and_status() {
+        let throttled =
+            AwsCallError::from_sdk("events:PutRule", &service_error("ThrottlingException", 400));
+        assert!(throttled.retryable);
+        assert_eq!(throttled.code.as_deref(), Some("ThrottlingException"));
+        assert!(
+            throttled.message.contains("from the service"),
+            "{}",
+            throttled.message
+        );
+
+        let denied = AwsCallError::from_sdk(
+            "events:PutRule",
+            &service_error("AccessDeniedException", 403),
+        );
+        assert!(!denied.retryable);
+        let unknown_5xx = AwsCallError::from_sdk("events:PutRule", &service_error("Weird", 503));
+        assert!(unknown_5xx.retryable);
+
+        let timeout: PutRuleSdkError = SdkError::timeout_error("took too long");
+        assert!(AwsCallError::from_sdk("events:PutRule", &timeout).retryable);
+        let bad_request: PutRuleSdkError = SdkError::construction_failure("missing name");
+        assert!(!AwsCallError::from_sdk("events:PutRule", &bad_request).retryable);
+    }
+
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] Inner);
