@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::{Cli, Command};
 
+mod backlog;
 mod mappings;
 mod reconcile;
 mod run;
@@ -27,6 +28,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { url } => status::run(&cli, url.as_deref()),
         Command::Mappings(c) => mappings::run(&cli, c),
         Command::Store(c) => store::run(&cli, c),
-        Command::Backlog(_) => anyhow::bail!("backlog: not built yet"),
+        Command::Backlog(c) => backlog::run(&cli, c),
     }
 }
