@@ -547,6 +547,10 @@ mod tests {
             .iter()
             .all(|p| p.result == PlaceResult::Failed));
         let drift: Vec<usize> = outcomes.iter().map(|p| p.drift).collect();
-        assert_eq!(drift, [1, 3, 1, 0], "the role change counts in each of its regions");
+        assert_eq!(
+            drift,
+            [1, 3, 1, 0],
+            "the role change counts in each of its regions"
+        );
     }
 }
