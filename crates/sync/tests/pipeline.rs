@@ -310,6 +310,11 @@ async fn a_failing_key_backs_off_while_others_proceed() {
     h.deliver(&gd_event(2, "NEW", T1, "LOW")).await;
     let second = h.process().await;
     assert_eq!((second.deferred, second.created), (1, 1));
+    assert_eq!(
+        second.retry_in_ms,
+        Some(30_000),
+        "paused time: exactly the backoff"
+    );
     tokio::time::advance(std::time::Duration::from_secs(31)).await;
     assert_eq!(h.process().await.created, 1);
     assert_eq!(h.tracker.issues().len(), 2);

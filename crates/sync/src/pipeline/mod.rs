@@ -104,6 +104,9 @@ pub struct ProcessReport {
     pub failed: usize,
     /// Findings not attempted because their key is backing off.
     pub deferred: usize,
+    /// When kept events become due again (milliseconds from the end of this pass): the worker
+    /// can sleep this long instead of polling.
+    pub retry_in_ms: Option<u64>,
 }
 
 /// A pass failed on the store; nothing was removed from the inbox.
@@ -296,6 +299,12 @@ impl Pipeline {
         }
         report.events_done = done.len();
         report.events_kept = kept.len();
+        let now = Instant::now();
+        report.retry_in_ms = backoff
+            .values()
+            .map(|(_, at)| at.saturating_duration_since(now).as_millis() as u64)
+            .min()
+            .filter(|_| !kept.is_empty());
         if report.events_done + report.events_kept > 0 {
             tracing::debug!(?report, "pipeline pass");
         }
