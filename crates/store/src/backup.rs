@@ -239,6 +239,10 @@ impl Store {
                 .insert(meta::HMAC_KEY, key)
                 .map_err(StoreError::sled("write imported HMAC key"))?;
         }
+        let mappings = parsed.counts.mappings as u64;
+        t.meta
+            .insert(meta::MAPPING_COUNT, &mappings.to_be_bytes())
+            .map_err(StoreError::sled("write mapping count"))?;
         if let Some(max) = parsed.max_seq {
             self.inner.seq.bump_past(&t.meta, max)?;
         }
@@ -258,6 +262,7 @@ impl Store {
             }
         }
         let _ = t.meta.remove(meta::HMAC_KEY);
+        let _ = t.meta.remove(meta::MAPPING_COUNT);
         let _ = self.load_counters();
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::StoreError;
 use crate::mappings::{index_entries, split_index_key};
 use crate::types::{CreateIntent, InboxEvent, Mapping, OutboxItem};
-use crate::{decode, decode_seq, tree, Store};
+use crate::{decode, decode_seq, meta, tree, Store};
 
 /// One disagreement found by [`Store::check`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -93,6 +93,7 @@ impl Store {
         self.check_index(&mut report, tree::IDX_FINDING_ID, &t.idx_finding_id, |m| {
             Some(m.finding_id.clone())
         })?;
+        self.check_count(&mut report)?;
         self.check_records(&mut report)?;
         Ok(report)
     }
@@ -121,6 +122,28 @@ impl Store {
             if indexed(&m).as_deref().map(str::as_bytes) != Some(value) {
                 report.problem(name, &k, "disagrees with the mapping it points at");
             }
+        }
+        Ok(())
+    }
+
+    /// The kept mapping count must match the records (it feeds status and metrics).
+    fn check_count(&self, report: &mut CheckReport) -> Result<(), StoreError> {
+        let kept = self
+            .inner
+            .trees
+            .meta
+            .get(meta::MAPPING_COUNT)
+            .map_err(StoreError::sled("read meta"))?;
+        let kept = match kept {
+            Some(v) => decode_seq(tree::META, &v)?,
+            None => return Ok(()), // counted at the next open
+        };
+        if kept != report.mappings as u64 {
+            report.problem(
+                tree::META,
+                meta::MAPPING_COUNT,
+                format!("says {kept} mappings, the tree holds {}", report.mappings),
+            );
         }
         Ok(())
     }

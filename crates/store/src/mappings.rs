@@ -12,7 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::error::StoreError;
 use crate::types::Mapping;
-use crate::{decode, encode, tree, Store};
+use crate::{decode, decode_seq, encode, meta, tree, Store};
 
 const SEP: u8 = 0;
 
@@ -120,8 +120,8 @@ impl Store {
         let t = &self.inner.trees;
         let bytes = encode(tree::MAPPINGS, &m.finding_key, m)?;
         let (issue_entry, id_entry) = index_entries(m);
-        let outcome = (&t.mappings, &t.idx_issue, &t.idx_finding_id).transaction(
-            |(maps, by_issue, by_id)| {
+        let outcome = (&t.mappings, &t.idx_issue, &t.idx_finding_id, &t.meta).transaction(
+            |(maps, by_issue, by_id, meta_tree)| {
                 let old = maps.insert(m.finding_key.as_bytes(), bytes.as_slice())?;
                 if let Some(old) = &old {
                     let old: Mapping = decode(tree::MAPPINGS, m.finding_key.as_bytes(), old)
@@ -136,6 +136,14 @@ impl Store {
                     by_issue.insert(k.as_slice(), &[])?;
                 }
                 by_id.insert(id_entry.as_slice(), &[])?;
+                if old.is_none() {
+                    let count = match meta_tree.get(meta::MAPPING_COUNT)? {
+                        Some(v) => decode_seq(tree::META, &v)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                        None => 0,
+                    };
+                    meta_tree.insert(meta::MAPPING_COUNT, &(count + 1).to_be_bytes())?;
+                }
                 Ok(old.is_none())
             },
         );

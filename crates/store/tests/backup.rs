@@ -246,7 +246,7 @@ fn raw_tree(dir: &Path, name: &str, edit: impl FnOnce(&sled::Tree)) {
 }
 
 #[test]
-fn check_finds_index_entries_without_records_and_records_without_entries() {
+fn check_finds_bad_index_entries_missing_entries_and_a_wrong_count() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let store = Store::open(dir.path()).expect("open");
@@ -258,6 +258,15 @@ fn check_finds_index_entries_without_records_and_records_without_entries() {
         t.insert(b"SEC-9\0ghost", &[]).expect("dangling entry");
         t.insert(b"SEC-7\0key-001", &[])
             .expect("entry that disagrees");
+    });
+    raw_tree(dir.path(), "meta", |t| {
+        let kept = t
+            .get("mapping_count")
+            .expect("read")
+            .expect("kept with each mapping");
+        assert_eq!(&*kept, &2u64.to_be_bytes(), "the count survives a reopen");
+        t.insert("mapping_count", &5u64.to_be_bytes())
+            .expect("wrong count");
     });
     raw_tree(dir.path(), "idx_finding_id", |t| {
         t.remove(b"id-002\0key-002").expect("drop an entry");
@@ -272,6 +281,7 @@ fn check_finds_index_entries_without_records_and_records_without_entries() {
             r#"idx_issue "SEC-7\\0key-001": disagrees with the mapping it points at"#.to_string(),
             r#"idx_issue "SEC-9\\0ghost": points at a mapping that does not exist"#.to_string(),
             r#"mappings "key-002": missing from the finding-id index"#.to_string(),
+            r#"meta "mapping_count": says 5 mappings, the tree holds 2"#.to_string(),
         ]
     );
 }
