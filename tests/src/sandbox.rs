@@ -5,7 +5,7 @@
 //! test scaffolding, and a failure there is a broken test environment.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -24,6 +24,8 @@ pub struct Sandbox {
     pub api_key: String,
     http: reqwest::Client,
     child: Child,
+    /// Held open: the sandbox exits when it closes, even if this process is killed.
+    _stdin: Option<ChildStdin>,
 }
 
 impl Sandbox {
@@ -42,15 +44,21 @@ impl Sandbox {
         let bin = crate::bin_path("backlog-sandbox");
         let mut child = Command::new(&bin)
             .args(["--listen", "127.0.0.1:0", "--api-key", SANDBOX_API_KEY])
-            .args(["--project", SANDBOX_PROJECT, "--print-port"])
+            .args([
+                "--project",
+                SANDBOX_PROJECT,
+                "--print-port",
+                "--exit-with-stdin",
+            ])
             .args(extra_args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| {
                 format!("cannot start {} (cargo build --bins first)", bin.display())
             })?;
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -66,6 +74,7 @@ impl Sandbox {
             api_key: SANDBOX_API_KEY.to_owned(),
             http: reqwest::Client::new(),
             child,
+            _stdin: stdin,
         };
         sandbox.wait_ready(addr)?;
         Ok(sandbox)

@@ -47,6 +47,9 @@ struct Args {
     /// Built-in names in Japanese, as a Japanese-language space returns them.
     #[arg(long)]
     japanese_names: bool,
+    /// Exit when stdin closes (the harness's pipe: a killed test leaves no orphan sandbox).
+    #[arg(long)]
+    exit_with_stdin: bool,
     /// Keyword search misses issues younger than this many ms (indexing delay, UNVERIFIED).
     #[arg(long, default_value_t = 0)]
     keyword_delay_ms: u64,
@@ -77,5 +80,12 @@ async fn main() -> std::io::Result<()> {
     out.flush()?;
     drop(out);
     let _ = args.print_port;
+    if args.exit_with_stdin {
+        // Reads to EOF on a plain thread: EOF means the parent closed the pipe or died.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+    }
     backlog_sandbox::serve(listener, options).await
 }
