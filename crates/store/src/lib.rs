@@ -168,6 +168,12 @@ pub struct Store {
     pub(crate) inner: Arc<Inner>,
 }
 
+// The daemon shares one store between tasks and threads: keep that a compile-time promise.
+const _: fn() = || {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<Store>();
+};
+
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
