@@ -377,6 +377,11 @@ fn apply_noop_drift_secret_removal_and_ownership() {
         // Create everything from nothing.
         let first = world.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(first.code, 2, "{first:?}");
+        assert!(first.stderr.contains("no store"), "{first:?}");
+        assert!(
+            !world.dir.path().join("store").exists(),
+            "plan wrote a store"
+        );
         assert!(
             first
                 .stdout

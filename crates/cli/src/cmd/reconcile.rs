@@ -80,14 +80,25 @@ async fn plan_command(
     let Some(config) = load_config(cli) else {
         return Ok(ExitCode::from(1));
     };
-    let store = open_store(&config)?;
-    if store.is_none() {
+    // A plan changes nothing, not even the disk: without a store (a CI checkout, a first run)
+    // secrets are not compared rather than reported as unknown everywhere.
+    let store = if config.store.path.exists() {
+        let store = open_store(&config)?;
+        if store.is_none() {
+            eprintln!(
+                "warning: the store at {} is in use (is the daemon running?); planning without \
+                 comparing connection secrets",
+                config.store.path.display()
+            );
+        }
+        store
+    } else {
         eprintln!(
-            "warning: the store at {} is in use (is the daemon running?); planning without \
-             comparing connection secrets",
+            "note: no store at {}; planning without comparing connection secrets",
             config.store.path.display()
         );
-    }
+        None
+    };
     let prepared = prepare(&config, store.as_ref()).await?;
     let (plan, stats) = read_and_plan(&prepared).await;
     let rendered = match format {
