@@ -35,7 +35,8 @@ Additions, and why:
    NOTIFIED/RESOLVED to NEW, as Security Hub does.
 5. STS ``AssumeRole`` denial — moto lets anyone assume any role. Here, assuming a role whose
    name does not exist in the target account's IAM (moto's IAM backend of that account) answers
-   ``AccessDenied`` (HTTP 400: moto's serializer knows no STS shape for it), so a test makes an account unassumable by not creating the role there.
+   ``AccessDenied`` (HTTP 400: moto's serializer knows no STS shape for it), so a test makes
+   an account unassumable by not creating the role there.
    Exception: ``OrganizationAccountAccessRole`` (the role AWS Organizations creates in every
    account it creates) can always be assumed; the test harness uses it to reach an account and
    create the roles the product assumes.
@@ -43,8 +44,8 @@ Additions, and why:
    BatchImportFindings and every finding changed by BatchUpdateFindings(V2) emits one event
    (the envelope of the AWS docs, ``detail.findings[0]`` the finding as stored), as Security
    Hub does — including the echo of our own write-back. Each event is put on the default bus of
-   the finding's account and region (moto's PutEvents: rules with SQS, log-group or bus targets
-   see it) and kept for the control endpoint below.
+   the account and region that stored the finding (moto's PutEvents: rules with SQS, log-group
+   or bus targets see it) and kept for the control endpoint below.
 7. A control endpoint on the same port, under ``/_fb/`` (JSON in and out), for test state that
    the AWS API cannot set directly:
    - ``POST /_fb/securityhub/record-state`` ``{"account", "region", "id", "record_state"}``:
