@@ -100,6 +100,15 @@ pub(crate) enum Failure {
     Ambiguous(CallError),
 }
 
+/// The next step after a failed attempt.
+enum Verdict {
+    Fail(Failure),
+    /// 429: wait this long (until the bucket's reset), then resend.
+    WaitForReset(Duration, CallError),
+    /// 5xx or network failure on a replayable call: back off, then resend.
+    Backoff(CallError),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct BucketState {
     remaining: u64,
@@ -192,8 +201,7 @@ impl Transport {
         loop {
             attempts += 1;
             self.pace(call.operation, call.bucket).await;
-            let sent = self.send_once(&call).await;
-            match sent {
+            let verdict = match self.send_once(&call).await {
                 Ok((status, headers, body)) => {
                     self.record_limits(call.bucket, &headers);
                     tracing::debug!(operation = call.operation, method = %call.method, path = %call.path, status = status.as_u16(), attempt = attempts, "backlog call");
@@ -201,75 +209,25 @@ impl Transport {
                         self.observe(call.operation, CallOutcome::Success);
                         return Ok((status, body));
                     }
-                    let errors = ApiErrors(
-                        serde_json::from_slice::<ErrorBody>(&body)
-                            .map(|b| b.errors)
-                            .unwrap_or_default(),
-                    );
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        self.observe(call.operation, CallOutcome::RateLimited);
-                        rate_waits += 1;
-                        if rate_waits > self.options.max_rate_limit_waits {
-                            return Err(Failure::Definite(CallError::RateLimited {
-                                operation: call.operation,
-                                attempts,
-                                errors,
-                            }));
-                        }
-                        let wait = self.reset_wait(&headers);
-                        tracing::warn!(
-                            operation = call.operation,
-                            wait_ms = wait.as_millis() as u64,
-                            "backlog rate limited; waiting for the reset"
-                        );
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    if status.is_server_error() {
-                        self.observe(call.operation, CallOutcome::ServerError);
-                        let err = CallError::Server {
-                            operation: call.operation,
-                            status: status.as_u16(),
-                            attempts,
-                            errors,
-                        };
-                        if call.replay == Replay::Unsafe {
-                            return Err(Failure::Ambiguous(err));
-                        }
-                        failures += 1;
-                        if failures > self.options.max_retries {
-                            return Err(Failure::Definite(err));
-                        }
-                        self.backoff(call.operation, failures).await;
-                        continue;
-                    }
-                    if status == StatusCode::NOT_FOUND {
-                        self.observe(call.operation, CallOutcome::NotFound);
-                        return Err(Failure::Definite(CallError::NotFound {
-                            operation: call.operation,
-                            errors,
-                        }));
-                    }
-                    self.observe(call.operation, CallOutcome::Rejected);
-                    return Err(Failure::Definite(CallError::Rejected {
-                        operation: call.operation,
-                        status: status.as_u16(),
-                        errors,
-                    }));
+                    self.judge_answer(&call, status, &headers, &body, attempts)
                 }
-                Err(source) => {
-                    self.observe(call.operation, CallOutcome::TransportError);
-                    let kind = transport_kind(&source);
-                    tracing::warn!(operation = call.operation, path = %call.path, attempt = attempts, error = %kind, "backlog call failed");
-                    let err = CallError::Transport {
-                        operation: call.operation,
-                        kind,
-                        attempts,
-                        source,
-                    };
-                    if call.replay == Replay::Unsafe && kind != TransportKind::Connect {
-                        return Err(Failure::Ambiguous(err));
+                Err(source) => self.judge_transport(&call, source, attempts),
+            };
+            match verdict {
+                Verdict::Fail(failure) => return Err(failure),
+                Verdict::WaitForReset(wait, err) => {
+                    rate_waits += 1;
+                    if rate_waits > self.options.max_rate_limit_waits {
+                        return Err(Failure::Definite(err));
                     }
+                    tracing::warn!(
+                        operation = call.operation,
+                        wait_ms = wait.as_millis() as u64,
+                        "backlog rate limited; waiting for the reset"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Verdict::Backoff(err) => {
                     failures += 1;
                     if failures > self.options.max_retries {
                         return Err(Failure::Definite(err));
@@ -278,6 +236,74 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// What to do with a non-2xx answer.
+    fn judge_answer(
+        &self,
+        call: &Call<'_>,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        attempts: u32,
+    ) -> Verdict {
+        let operation = call.operation;
+        let errors = ApiErrors(
+            serde_json::from_slice::<ErrorBody>(body)
+                .map(|b| b.errors)
+                .unwrap_or_default(),
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Not processed: safe to resend even a create.
+            self.observe(operation, CallOutcome::RateLimited);
+            let err = CallError::RateLimited {
+                operation,
+                attempts,
+                errors,
+            };
+            return Verdict::WaitForReset(self.reset_wait(headers), err);
+        }
+        if status.is_server_error() {
+            self.observe(operation, CallOutcome::ServerError);
+            let err = CallError::Server {
+                operation,
+                status: status.as_u16(),
+                attempts,
+                errors,
+            };
+            return match call.replay {
+                Replay::Unsafe => Verdict::Fail(Failure::Ambiguous(err)),
+                Replay::Safe => Verdict::Backoff(err),
+            };
+        }
+        if status == StatusCode::NOT_FOUND {
+            self.observe(operation, CallOutcome::NotFound);
+            return Verdict::Fail(Failure::Definite(CallError::NotFound { operation, errors }));
+        }
+        self.observe(operation, CallOutcome::Rejected);
+        Verdict::Fail(Failure::Definite(CallError::Rejected {
+            operation,
+            status: status.as_u16(),
+            errors,
+        }))
+    }
+
+    /// What to do when no (complete) answer arrived.
+    fn judge_transport(&self, call: &Call<'_>, source: reqwest::Error, attempts: u32) -> Verdict {
+        self.observe(call.operation, CallOutcome::TransportError);
+        let kind = transport_kind(&source);
+        tracing::warn!(operation = call.operation, path = %call.path, attempt = attempts, error = %kind, "backlog call failed");
+        let err = CallError::Transport {
+            operation: call.operation,
+            kind,
+            attempts,
+            source,
+        };
+        // A refused connection reached nobody; anything later may have reached Backlog.
+        if call.replay == Replay::Unsafe && kind != TransportKind::Connect {
+            return Verdict::Fail(Failure::Ambiguous(err));
+        }
+        Verdict::Backoff(err)
     }
 
     /// One attempt. Errors are stripped of their URL (it holds the API key).
