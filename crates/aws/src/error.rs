@@ -5,7 +5,8 @@
 //! and AWS never echoes secret values in them.
 
 use aws_sdk_eventbridge::config::http::HttpResponse;
-use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::retry::ErrorKind;
 
 /// Service error codes a later attempt can get past.
 const RETRYABLE_CODES: &[&str] = &[
@@ -57,7 +58,21 @@ impl AwsCallError {
     {
         let code = err.code().map(str::to_owned);
         let retryable = match err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::TimeoutError(_) => true,
+            // Connection trouble is transient; a credentials failure (AssumeRole denied…)
+            // also arrives here, as an unclassified "other" error, and is not.
+            SdkError::DispatchFailure(f) => {
+                f.is_io()
+                    || f.is_timeout()
+                    || f.as_other().is_some_and(|k| {
+                        matches!(
+                            k,
+                            ErrorKind::TransientError
+                                | ErrorKind::ThrottlingError
+                                | ErrorKind::ServerError
+                        )
+                    })
+            }
             SdkError::ResponseError(ctx) => is_retryable_status(ctx.raw().status().as_u16()),
             SdkError::ServiceError(ctx) => {
                 code.as_deref().is_some_and(is_retryable_code)
@@ -68,7 +83,8 @@ impl AwsCallError {
         AwsCallError {
             operation,
             code,
-            message: DisplayErrorContext(err).to_string(),
+            // The cause chain, not the SDK's Debug dump of the raw response.
+            message: error_chain(err),
             retryable,
         }
     }
@@ -81,6 +97,14 @@ impl AwsCallError {
             message: message.into(),
             retryable: false,
         }
+    }
+
+    /// Replaces every occurrence of the given values in the message with `****`.
+    pub fn redact(mut self, values: &[&str]) -> Self {
+        for value in values.iter().filter(|v| !v.is_empty()) {
+            self.message = self.message.replace(value, "****");
+        }
+        self
     }
 
     /// True when AWS said the resource does not exist.
@@ -150,6 +174,16 @@ mod tests {
     }
 
     #[test]
+    fn redact_hides_every_occurrence() {
+        let e = AwsCallError::other(
+            "events:CreateConnection",
+            "Value 'k3y' at 'apiKeyValue' (k3y)",
+        )
+        .redact(&["k3y", ""]);
+        assert_eq!(e.message, "Value '****' at 'apiKeyValue' (****)");
+    }
+
+    #[test]
     fn not_found_codes_are_recognised() {
         let mut e = AwsCallError::other("iam:GetRole", "gone");
         assert!(!e.is_not_found());
@@ -199,6 +233,13 @@ mod tests {
 
         let timeout: PutRuleSdkError = SdkError::timeout_error("took too long");
         assert!(AwsCallError::from_sdk("events:PutRule", &timeout).retryable);
+        use aws_sdk_eventbridge::error::ConnectorError;
+        let refused: PutRuleSdkError =
+            SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
+        assert!(AwsCallError::from_sdk("events:PutRule", &refused).retryable);
+        let no_credentials: PutRuleSdkError =
+            SdkError::dispatch_failure(ConnectorError::other("AccessDenied".into(), None));
+        assert!(!AwsCallError::from_sdk("events:PutRule", &no_credentials).retryable);
         let bad_request: PutRuleSdkError = SdkError::construction_failure("missing name");
         assert!(!AwsCallError::from_sdk("events:PutRule", &bad_request).retryable);
     }

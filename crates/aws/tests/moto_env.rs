@@ -36,7 +36,13 @@ async fn environment_endpoint_reaches_moto_through_assumed_roles() {
 
     // An account without the role fails with an error that names it, and no secret.
     let err = sessions.for_account("555555555555").await.unwrap_err();
-    assert!(matches!(err, SessionError::AssumeRole { .. }), "{err:?}");
+    let SessionError::AssumeRole { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        !source.retryable,
+        "access denied is not retryable: {source}"
+    );
     let text = fb_aws::error_chain(&err);
     assert!(
         text.contains("arn:aws:iam::555555555555:role/Exec"),

@@ -467,3 +467,20 @@ async fn a_missing_secret_fails_its_connection_and_skips_dependents() {
     }
     assert!(report.recorded_fingerprints().next().is_none());
 }
+
+#[tokio::test]
+async fn an_unreadable_region_is_reported_while_others_are_read() {
+    let (_moto, sessions) = setup().await;
+    let n = naming();
+    let accounts = vec![GOOD[0].to_string()];
+    let regions = vec!["us-east-1".to_string(), "xx-nowhere-1".to_string()];
+    let seen = observe(&sessions, scope(&n, &accounts, &regions), |_, _| {}).await;
+    let account = &seen.state.accounts[0];
+    assert_eq!(account.error, None);
+    assert_eq!(account.regions[0].error, None);
+    // moto answers 500 for a region it does not know; the error names the call.
+    let error = account.regions[1].error.as_deref().unwrap();
+    assert!(error.contains("events:List"), "{error}");
+    assert_eq!(seen.stats.places_read, 1);
+    assert_eq!(seen.stats.places_failed, 1);
+}

@@ -127,6 +127,10 @@ impl<'a> RegionRunner<'a> {
 
     async fn write_connection(&mut self, spec: &ConnectionSpec, create: bool) -> Done {
         let auth = self.resolve_auth(&spec.auth)?;
+        // Should AWS ever echo a request value in an error message, it must not travel on.
+        let mut sent: Vec<&str> = vec![auth.api_key_value.expose()];
+        sent.extend(auth.query.as_ref().map(|(_, v)| v.expose()));
+        let scrub = |e: AwsCallError| e.redact(&sent);
         let http = auth.query.as_ref().map(|(param, value)| {
             ConnectionHttpParameters::builder()
                 .query_string_parameters(
@@ -156,7 +160,8 @@ impl<'a> RegionRunner<'a> {
                 .auth_parameters(params)
                 .send()
                 .await
-                .op("events:CreateConnection")?
+                .op("events:CreateConnection")
+                .map_err(scrub)?
                 .connection_arn()
                 .map(str::to_owned)
         } else {
@@ -176,7 +181,8 @@ impl<'a> RegionRunner<'a> {
                 .auth_parameters(params)
                 .send()
                 .await
-                .op("events:UpdateConnection")?
+                .op("events:UpdateConnection")
+                .map_err(scrub)?
                 .connection_arn()
                 .map(str::to_owned)
         };
