@@ -304,8 +304,13 @@ impl SecurityHubClient {
     }
 }
 
-/// Groups items by a request-level key, keeping first-seen order of keys and items.
-fn group<T, K: Ord + Clone, V>(items: Vec<T>, split: impl Fn(T) -> (K, V)) -> Vec<(K, Vec<V>)> {
+/// Groups items by a request-level key, keeping first-seen order of keys and items, and
+/// dropping repeats of an item within its group (Security Hub refuses a finding listed twice
+/// in one request with `DuplicatedFindingIdentifier`; the repeat would change nothing).
+fn group<T, K: Ord + Clone, V: PartialEq>(
+    items: Vec<T>,
+    split: impl Fn(T) -> (K, V),
+) -> Vec<(K, Vec<V>)> {
     let mut order: Vec<K> = Vec::new();
     let mut groups: BTreeMap<K, Vec<V>> = BTreeMap::new();
     for item in items {
@@ -313,7 +318,10 @@ fn group<T, K: Ord + Clone, V>(items: Vec<T>, split: impl Fn(T) -> (K, V)) -> Ve
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
-        groups.entry(key).or_default().push(value);
+        let values = groups.entry(key).or_default();
+        if !values.contains(&value) {
+            values.push(value);
+        }
     }
     order
         .into_iter()

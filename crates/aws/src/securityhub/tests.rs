@@ -146,7 +146,9 @@ fn notes_are_clipped_to_512_characters() {
 
 #[test]
 fn grouping_keeps_first_seen_order() {
-    let groups = group(vec![("a", 1), ("b", 2), ("a", 3)], |(k, v)| (k, v));
+    let groups = group(vec![("a", 1), ("b", 2), ("a", 3), ("a", 1)], |(k, v)| {
+        (k, v)
+    });
     assert_eq!(groups, vec![("a", vec![1, 3]), ("b", vec![2])]);
 }
 
