@@ -1,0 +1,503 @@
+//! End to end, closure sync (Backlog → Security Hub): the real `findings-bridge` binary, moto
+//! (Security Hub, STS) and backlog-sandbox, whose `/_sandbox/` control API closes and reopens
+//! issues as a human user and delivers (or drops) webhooks like Backlog.
+//!
+//! One scenario, three daemon runs on the same store (each a restart: the activity cursor must
+//! carry over):
+//! 1. webhooks dropped, polling every 2 s: 5 issues closed Fixed, 3 Won't Fix → RESOLVED /
+//!    SUPPRESSED with notes naming the issue, by polling alone;
+//! 2. no periodic poll (only the one at start), webhooks delivered: 2 closed Fixed one by one,
+//!    3 in one bulk update (type 14), 2 Won't Fix → the rest of the 10 RESOLVED / 5 SUPPRESSED;
+//!    then 3 reopened → NOTIFIED;
+//! 3. polling every second, Security Hub's echo events of our own write-backs delivered back:
+//!    over several polls nothing is written to Backlog (only the activities read, one call per
+//!    poll) or to Security Hub (no new Imported event).
+//!
+//! Along the way `backlog webhook install` creates the webhook, leaves it alone when it agrees,
+//! updates it in place when the daemon's address changes, and `show` masks the token.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_securityhub::types::{
+    AwsSecurityFinding, RecordState, Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
+};
+use fb_e2e::daemon::Daemon;
+use fb_e2e::moto::{block_on, Moto};
+use fb_e2e::sandbox::Sandbox;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "111111111111";
+const REGION: &str = "us-east-1";
+const ROLE: &str = "FindingsBridgeExecution";
+const PRODUCT_ARN: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
+const INGEST_KEY: &str = "e2e-closure-ingest-key-4Rt8";
+const TOKEN: &str = "e2e-closure-webhook-token-2Vn6";
+const FINDINGS: usize = 20;
+const NEVER: &str = "0 0 0 1 1 * 2099";
+
+fn finding_id(n: usize) -> String {
+    format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure/finding/c{n:04}")
+}
+
+fn finding_json(n: usize) -> Value {
+    json!({
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id(n),
+        "ProductArn": PRODUCT_ARN,
+        "ProductName": "GuardDuty",
+        "GeneratorId": format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"),
+        "AwsAccountId": ACCOUNT,
+        "Region": REGION,
+        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
+        "CreatedAt": "2026-01-01T00:00:00.000Z",
+        "UpdatedAt": "2026-01-01T00:00:00.000Z",
+        "Severity": {"Label": "HIGH", "Normalized": 70},
+        "Title": format!("Unprotected port on instance {n} is being probed"),
+        "Description": "An unprotected port is being probed by a known malicious host.",
+        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("i-{n:017}")}],
+        "Workflow": {"Status": "NEW"},
+        "RecordState": "ACTIVE"
+    })
+}
+
+/// Imports the findings with Workflow NOTIFIED, so the start-up backfill (NEW findings) finds
+/// nothing and every issue comes from a delivered event.
+async fn import_findings(moto: &Moto) {
+    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
+    let all: Vec<AwsSecurityFinding> = (0..FINDINGS)
+        .map(|n| {
+            AwsSecurityFinding::builder()
+                .schema_version("2018-10-08")
+                .id(finding_id(n))
+                .product_arn(PRODUCT_ARN)
+                .product_name("GuardDuty")
+                .generator_id(format!(
+                    "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"
+                ))
+                .aws_account_id(ACCOUNT)
+                .region(REGION)
+                .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
+                .created_at("2026-01-01T00:00:00.000Z")
+                .updated_at("2026-01-01T00:00:00.000Z")
+                .severity(
+                    Severity::builder()
+                        .label(SeverityLabel::High)
+                        .normalized(70)
+                        .build(),
+                )
+                .title(format!("Unprotected port on instance {n} is being probed"))
+                .description("An unprotected port is being probed by a known malicious host.")
+                .resources(
+                    Resource::builder()
+                        .r#type("AwsEc2Instance")
+                        .id(format!("i-{n:017}"))
+                        .build(),
+                )
+                .record_state(RecordState::Active)
+                .workflow(Workflow::builder().status(WorkflowStatus::Notified).build())
+                .build()
+        })
+        .collect();
+    let out = hub
+        .batch_import_findings()
+        .set_findings(Some(all))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_count(), Some(0), "{out:?}");
+}
+
+fn config_text(backlog_url: &str, store: &Path, closure_sync: &str) -> String {
+    format!(
+        r#"version: 1
+name: e2e
+accounts:
+  ids: ["{ACCOUNT}"]
+  role: {ROLE}
+  regions: [{REGION}]
+security_hub:
+  account: "{ACCOUNT}"
+  region: {REGION}
+backlog:
+  base_url: {backlog_url}
+  api_key: env:FB_E2E_BACKLOG_KEY
+  project: SEC
+  issue_type: Task
+  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
+  closed_statuses: [Closed]
+  suppress_resolutions: ["Won't Fix", Invalid, Duplication]
+  webhook_token: env:FB_E2E_WEBHOOK_TOKEN
+relay:
+  public_url: http://127.0.0.1:8080
+  api_key: env:FB_E2E_INGEST_KEY
+rules:
+  - name: guardduty
+    match:
+      product_names: [GuardDuty]
+      severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]
+      record_states: [ACTIVE]
+      workflow_statuses: [NEW]
+    issue:
+      summary: "<FindingType> found at AWS account <AwsAccountId>"
+      description: "<Title>\n\nSeverity: <Severity>"
+server:
+  listen: "127.0.0.1:0"
+store:
+  path: {store}
+schedules:
+  reconcile: "{NEVER}"
+  closure_sync: "{closure_sync}"
+  backfill: "{NEVER}"
+"#,
+        store = store.display()
+    )
+}
+
+struct World {
+    moto: Moto,
+    sandbox: Sandbox,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn new() -> World {
+        let moto = Moto::start().unwrap();
+        let sandbox = Sandbox::start_with(&[
+            "--rate-read",
+            "100000",
+            "--rate-update",
+            "100000",
+            "--rate-search",
+            "100000",
+        ]);
+        moto.create_execution_role(ACCOUNT, ROLE).await.unwrap();
+        import_findings(&moto).await;
+        let mut env = moto.env(REGION);
+        env.extend(
+            [
+                ("FB_E2E_BACKLOG_KEY", sandbox.api_key.as_str()),
+                ("FB_E2E_INGEST_KEY", INGEST_KEY),
+                ("FB_E2E_WEBHOOK_TOKEN", TOKEN),
+                ("RUST_LOG", "info"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        World {
+            moto,
+            sandbox,
+            dir: tempfile::tempdir().unwrap(),
+            env,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("findings-bridge.yaml")
+    }
+
+    /// Writes the config with this `closure_sync` schedule and starts the daemon.
+    fn start(&self, closure_sync: &str) -> Daemon {
+        let text = config_text(
+            &self.sandbox.base_url,
+            &self.dir.path().join("store"),
+            closure_sync,
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+        Daemon::start(&self.config_path(), &self.env).unwrap()
+    }
+
+    /// `findings-bridge backlog webhook ARGS…`: (success, stdout + stderr).
+    fn webhook_cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(fb_e2e::bin_path("findings-bridge"))
+            .args(["backlog", "webhook"])
+            .args(args)
+            .arg("-c")
+            .arg(self.config_path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// The project's webhooks as the Backlog API lists them.
+    async fn webhooks(&self) -> Vec<Value> {
+        self.http
+            .get(format!(
+                "{}/api/v2/projects/SEC/webhooks",
+                self.sandbox.base_url
+            ))
+            .query(&[("apiKey", self.sandbox.api_key.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn deliver(&self, daemon: &Daemon, body: String) {
+        let r = self
+            .http
+            .post(format!("{}/v1/events", daemon.base_url))
+            .header("x-api-key", INGEST_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    }
+
+    async fn status(&self, daemon: &Daemon) -> Value {
+        self.http
+            .get(format!("{}/v1/status", daemon.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Finding id → its one issue key (panics on a second issue for a finding).
+    async fn issue_keys(&self) -> BTreeMap<String, String> {
+        let mut keys = BTreeMap::new();
+        for issue in self.sandbox.issues().await {
+            let description = issue["description"].as_str().unwrap_or_default();
+            let key = issue["issueKey"].as_str().unwrap_or_default().to_owned();
+            let marker = fb_model::template::find_marker(description)
+                .unwrap_or_else(|| panic!("issue {key} has no marker"))
+                .to_owned();
+            if let Some(other) = keys.insert(marker.clone(), key.clone()) {
+                panic!("{marker} has two issues: {other} and {key}");
+            }
+        }
+        keys
+    }
+
+    async fn finding(&self, n: usize) -> Value {
+        self.moto
+            .finding(ACCOUNT, REGION, &finding_id(n))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits until each `(n, workflow, note part)` holds in Security Hub.
+    async fn expect_workflows(&self, daemon: &Daemon, wanted: &[(usize, &str, String)]) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut problem = None;
+            for (n, workflow, part) in wanted {
+                let f = self.finding(*n).await;
+                let note = f["Note"]["Text"].as_str().unwrap_or_default();
+                if f["Workflow"]["Status"] != *workflow || !note.contains(part.as_str()) {
+                    problem = Some(format!(
+                        "finding {n}: workflow {} note {note:?}, wanted {workflow} with {part:?}",
+                        f["Workflow"]["Status"]
+                    ));
+                    break;
+                }
+            }
+            let Some(problem) = problem else { return };
+            assert!(
+                Instant::now() < deadline,
+                "{problem}\ndaemon log:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Waits until `check(status)` holds.
+    async fn until_status(&self, daemon: &Daemon, what: &str, check: impl Fn(&Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self.status(daemon).await;
+            if check(&status) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: last status {status}\ndaemon log:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn closure_runs(status: &Value) -> u64 {
+    status["jobs"]["closure_sync"]["runs"].as_u64().unwrap_or(0)
+}
+
+fn idle(status: &Value) -> bool {
+    status["queues"]["inbox"] == 0 && status["queues"]["outbox"] == 0
+}
+
+#[test]
+fn closes_and_reopens_reach_security_hub_by_polling_and_by_webhook_then_nothing_more_is_written() {
+    block_on(|| async {
+        let w = World::new().await;
+
+        // --- Run 1: findings → issues; webhooks dropped, polling every 2 s.
+        let mut daemon = w.start("*/2 * * * * *");
+        for n in 0..FINDINGS {
+            let body = fb_model::finding::asff_event(
+                finding_json(n),
+                &format!("closure-event-{n}"),
+                "2026-01-01T00:00:00Z",
+            )
+            .to_string();
+            w.deliver(&daemon, body).await;
+        }
+        w.until_status(&daemon, "every finding filed", |s| {
+            idle(s) && s["counters"]["issues_created"] == FINDINGS
+        })
+        .await;
+        let keys = w.issue_keys().await;
+        assert_eq!(keys.len(), FINDINGS);
+        let key = |n: usize| keys[&finding_id(n)].clone();
+        let notified: Vec<_> = (0..FINDINGS)
+            .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
+            .collect();
+        w.expect_workflows(&daemon, &notified).await;
+
+        let (ok, out) = w.webhook_cli(&["install", "--url", &daemon.base_url]);
+        assert!(ok && out.contains("created"), "{out}");
+        let (ok, out) = w.webhook_cli(&["install", "--url", &daemon.base_url]);
+        assert!(ok && out.contains("up to date"), "{out}");
+        let (ok, out) = w.webhook_cli(&["show"]);
+        assert!(
+            ok && out.contains("****") && out.contains("matches"),
+            "{out}"
+        );
+        assert!(!out.contains(TOKEN), "the token is masked: {out}");
+        let hooks = w.webhooks().await;
+        assert_eq!(hooks.len(), 1, "{hooks:?}");
+        assert_eq!(hooks[0]["activityTypeIds"], json!([2, 4, 14]));
+
+        w.sandbox.drop_webhooks(true).await;
+        for n in 0..5 {
+            w.sandbox.close(&key(n), "Fixed").await;
+        }
+        for n in 5..8 {
+            w.sandbox.close(&key(n), "Won't Fix").await;
+        }
+        let mut closed: Vec<(usize, &str, String)> = Vec::new();
+        closed.extend((0..5).map(|n| (n, "RESOLVED", format!("Backlog {} closed by", key(n)))));
+        closed.extend((5..8).map(|n| (n, "SUPPRESSED", format!("Backlog {} closed by", key(n)))));
+        w.expect_workflows(&daemon, &closed).await;
+        let note = w.finding(5).await["Note"]["Text"].clone();
+        assert!(note.as_str().unwrap().contains("Won't Fix"), "{note}");
+        assert!(daemon.terminate(Duration::from_secs(30)).unwrap().success());
+
+        // --- Run 2: no periodic poll; webhooks delivered (the address changed: install updates).
+        let mut daemon = w.start(NEVER);
+        w.until_status(&daemon, "the start-up poll", |s| closure_runs(s) >= 1)
+            .await;
+        let (ok, out) = w.webhook_cli(&["install", "--url", &daemon.base_url]);
+        assert!(ok && out.contains("updated"), "{out}");
+        assert_eq!(w.webhooks().await.len(), 1);
+        w.sandbox.drop_webhooks(false).await;
+        for n in 8..10 {
+            w.sandbox.close(&key(n), "Fixed").await;
+        }
+        let bulk: Vec<String> = (10..13).map(key).collect();
+        let r = w
+            .http
+            .post(format!("{}/_sandbox/bulk_update", w.sandbox.base_url))
+            .json(&json!({"keys": bulk, "status": 4, "resolution": "Fixed", "user": "alice"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        for n in 13..15 {
+            w.sandbox.close(&key(n), "Won't Fix").await;
+        }
+        closed.extend((8..13).map(|n| (n, "RESOLVED", format!("Backlog {} closed by", key(n)))));
+        closed.extend((13..15).map(|n| (n, "SUPPRESSED", format!("Backlog {} closed by", key(n)))));
+        w.expect_workflows(&daemon, &closed).await;
+        let resolved = closed.iter().filter(|c| c.1 == "RESOLVED").count();
+        let suppressed = closed.iter().filter(|c| c.1 == "SUPPRESSED").count();
+        assert_eq!((resolved, suppressed), (10, 5));
+        assert_eq!(
+            closure_runs(&w.status(&daemon).await),
+            1,
+            "run 2 acted on webhooks, not on scheduled polls"
+        );
+
+        for n in [0, 5, 10] {
+            w.sandbox.reopen(&key(n)).await;
+        }
+        let reopened: Vec<_> = [0, 5, 10]
+            .into_iter()
+            .map(|n| (n, "NOTIFIED", format!("Backlog {} reopened", key(n))))
+            .collect();
+        w.expect_workflows(&daemon, &reopened).await;
+        // The untouched ones are as they were.
+        let untouched: Vec<_> = (15..FINDINGS)
+            .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
+            .collect();
+        w.expect_workflows(&daemon, &untouched).await;
+        assert!(daemon.terminate(Duration::from_secs(30)).unwrap().success());
+
+        // --- Run 3: polling every second, our own echoes delivered back: nothing is written.
+        let daemon = w.start("* * * * * *");
+        w.until_status(&daemon, "a first poll, queues empty", |s| {
+            closure_runs(s) >= 1 && idle(s)
+        })
+        .await;
+        for event in w.moto.imported_events(ACCOUNT, REGION).await.unwrap() {
+            w.deliver(&daemon, event.to_string()).await;
+        }
+        w.until_status(&daemon, "echoes handled", idle).await;
+        let requests_before = w.sandbox.requests().await.len();
+        let events_before = w.moto.imported_events(ACCOUNT, REGION).await.unwrap().len();
+        let runs_before = closure_runs(&w.status(&daemon).await);
+        w.until_status(&daemon, "four more polls", |s| {
+            closure_runs(s) >= runs_before + 4
+        })
+        .await;
+        let runs = closure_runs(&w.status(&daemon).await) - runs_before;
+        let requests = w.sandbox.requests().await;
+        let quiet = &requests[requests_before..];
+        assert!(!quiet.is_empty(), "the polls read the activities");
+        for r in quiet {
+            assert_eq!(r["method"], "GET", "a write to Backlog while quiet: {r}");
+            let path = r["path"].as_str().unwrap_or_default();
+            assert!(
+                path.ends_with("/activities"),
+                "only activities are read: {r}"
+            );
+        }
+        // One activities call per poll (the call of a poll still running may be included).
+        assert!(
+            quiet.len() as u64 <= runs + 1,
+            "{} calls for {runs} polls",
+            quiet.len()
+        );
+        assert_eq!(
+            w.moto.imported_events(ACCOUNT, REGION).await.unwrap().len(),
+            events_before,
+            "no Security Hub write while quiet"
+        );
+        let status = w.status(&daemon).await;
+        assert_eq!(
+            status["counters"]["issues_created"], 0,
+            "no issue filed again"
+        );
+        assert_eq!(w.issue_keys().await.len(), FINDINGS);
+        assert_eq!(w.webhooks().await.len(), 1);
+    });
+}
