@@ -286,6 +286,8 @@ async fn record(report: &ApplyReport, store: &Store) -> Result<(), StoreError> {
 pub struct Reconciled {
     pub plan: Plan,
     pub stats: ObserveStats,
+    /// The file's regions (places of accounts that could not be read at all).
+    pub regions: Vec<String>,
     /// `None` when the plan was empty (nothing was applied).
     pub applied: Option<Applied>,
 }
@@ -293,13 +295,25 @@ pub struct Reconciled {
 impl Reconciled {
     /// One outcome per account × region, for status and metrics.
     pub fn places(&self) -> Vec<PlaceOutcome> {
-        places(&self.plan, self.applied.as_ref().map(|a| &a.report))
+        places(
+            &self.plan,
+            self.applied.as_ref().map(|a| &a.report),
+            &self.regions,
+        )
     }
 }
 
 /// Prepare, plan and — when there are changes — apply, with the process's AWS configuration.
 pub async fn reconcile_once(config: &Config, store: &Store) -> Result<Reconciled, PrepareError> {
-    let base = fb_aws::load_base_config().await;
+    reconcile_with(config, fb_aws::load_base_config().await, store).await
+}
+
+/// [`reconcile_once`] with a given base AWS configuration (tests point it at an emulator).
+pub async fn reconcile_with(
+    config: &Config,
+    base: SdkConfig,
+    store: &Store,
+) -> Result<Reconciled, PrepareError> {
     let prepared = prepare(config, base, Some(store)).await?;
     let (plan, stats) = self::plan(&prepared, |_, _| {}).await;
     let applied = if plan.is_empty() {
@@ -310,6 +324,7 @@ pub async fn reconcile_once(config: &Config, store: &Store) -> Result<Reconciled
     Ok(Reconciled {
         plan,
         stats,
+        regions: config.accounts.regions.clone(),
         applied,
     })
 }
@@ -352,8 +367,9 @@ pub struct PlaceOutcome {
 }
 
 /// Outcomes per account × region of `plan`, with `report` when it was applied. An account
-/// that could not be read, or whose invoke role failed, fails in every region.
-pub fn places(plan: &Plan, report: Option<&ApplyReport>) -> Vec<PlaceOutcome> {
+/// that could not be read, or whose invoke role failed, fails in every region: in `regions`
+/// (the file's) when the plan lists none for it, as for an account whose role was denied.
+pub fn places(plan: &Plan, report: Option<&ApplyReport>, regions: &[String]) -> Vec<PlaceOutcome> {
     let failure = |account: &str, region: Option<&str>| -> Option<String> {
         report?
             .results
@@ -375,6 +391,17 @@ pub fn places(plan: &Plan, report: Option<&ApplyReport>) -> Vec<PlaceOutcome> {
             .error
             .clone()
             .or_else(|| failure(&account.account, None));
+        if account.regions.is_empty() {
+            if let Some(error) = &account.error {
+                out.extend(regions.iter().map(|region| PlaceOutcome {
+                    account: account.account.clone(),
+                    region: region.clone(),
+                    drift: 0,
+                    result: PlaceResult::Failed,
+                    error: Some(error.clone()),
+                }));
+            }
+        }
         for region in &account.regions {
             let drift = account.role_actions.len() + region.actions.len();
             let error = account_error
@@ -484,7 +511,7 @@ mod tests {
 
     #[test]
     fn a_plan_alone_shows_drift_and_unreadable_places() {
-        let outcomes = places(&sample_plan(), None);
+        let outcomes = places(&sample_plan(), None, &[]);
         assert_eq!(
             summary(&outcomes),
             [
@@ -498,12 +525,35 @@ mod tests {
     }
 
     #[test]
+    fn an_account_denied_before_any_region_fails_in_every_region_of_the_file() {
+        let mut plan = sample_plan();
+        plan.accounts[1].regions.clear();
+        let regions = ["eu-west-1".to_owned(), "us-east-1".to_owned()];
+        let outcomes = places(&plan, None, &regions);
+        let denied: Vec<_> = outcomes
+            .iter()
+            .filter(|p| p.account == "222222222222")
+            .map(|p| (p.region.as_str(), p.result, p.error.as_deref()))
+            .collect();
+        assert_eq!(
+            denied,
+            [
+                ("eu-west-1", PlaceResult::Failed, Some("cannot assume role")),
+                ("us-east-1", PlaceResult::Failed, Some("cannot assume role")),
+            ]
+        );
+    }
+
+    #[test]
     fn applied_places_succeed_or_carry_the_first_failed_action() {
         let plan = sample_plan();
         let ok = ApplyReport {
             results: vec![result("us-east-1", "fb-t-a", Outcome::Ok)],
         };
-        assert_eq!(places(&plan, Some(&ok))[1].result, PlaceResult::Applied);
+        assert_eq!(
+            places(&plan, Some(&ok), &[])[1].result,
+            PlaceResult::Applied
+        );
 
         let failed = ApplyReport {
             results: vec![
@@ -518,7 +568,7 @@ mod tests {
                 ),
             ],
         };
-        let outcome = &places(&plan, Some(&failed))[1];
+        let outcome = &places(&plan, Some(&failed), &[])[1];
         assert_eq!(outcome.result, PlaceResult::Failed);
         assert_eq!(
             outcome.error.as_deref(),
@@ -542,7 +592,7 @@ mod tests {
                 ..result("-", "fb-t-invoke", Outcome::Ok)
             }],
         };
-        let outcomes = places(&plan, Some(&report));
+        let outcomes = places(&plan, Some(&report), &[]);
         assert!(outcomes[..3]
             .iter()
             .all(|p| p.result == PlaceResult::Failed));
