@@ -37,6 +37,15 @@ impl Daemon {
 
     /// Starts the daemon and returns once it listens (not waiting for readiness).
     pub fn spawn(config_path: &Path, env: &[(String, String)]) -> anyhow::Result<Daemon> {
+        Self::spawn_with(config_path, env, &[])
+    }
+
+    /// [`Daemon::spawn`] with global flags before `run` (e.g. `--log-format json`).
+    pub fn spawn_with(
+        config_path: &Path,
+        env: &[(String, String)],
+        flags: &[&str],
+    ) -> anyhow::Result<Daemon> {
         let n = STARTS.fetch_add(1, Ordering::SeqCst);
         let dir = config_path.parent().unwrap_or(Path::new("."));
         let log_path = dir.join(format!("daemon-{n}.log"));
@@ -44,6 +53,7 @@ impl Daemon {
             .with_context(|| format!("create {}", log_path.display()))?;
         let bin = crate::bin_path("findings-bridge");
         let mut child = Command::new(&bin)
+            .args(flags)
             .arg("run")
             .arg("-c")
             .arg(config_path)
