@@ -208,8 +208,7 @@ fn the_image_is_multi_stage_and_runs_as_a_non_root_user() {
     let last_from = *froms.last().unwrap();
     let user = steps[last_from..]
         .iter()
-        .filter(|(k, _)| k == "USER")
-        .next_back()
+        .rfind(|(k, _)| k == "USER")
         .map(|(_, v)| v.clone())
         .expect("the final stage sets USER");
     let who = user.split(':').next().unwrap_or("");
