@@ -30,6 +30,8 @@ pub struct WebhookHint {
     pub activity_type: Option<i64>,
     /// `PROJECT-N` when the payload names an issue.
     pub issue_key: Option<String>,
+    /// `createdUser.id`: who made the change (our own user → an echo closure sync skips).
+    pub user_id: Option<i64>,
 }
 
 /// Shared daemon state. Cloned as `Arc<Shared>`.

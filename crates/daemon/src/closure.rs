@@ -6,7 +6,7 @@
 //! Must not: act on a webhook payload's content beyond the issue key (payloads are unsigned;
 //! closure sync re-reads the issue), or log the webhook token.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -149,20 +149,24 @@ pub(crate) async fn hints(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) 
             continue;
         };
         let hints = shared.take_hints();
-        let mut keys = BTreeSet::new();
+        let mut keys = BTreeMap::new();
         let mut poll = false;
         for hint in hints {
             match (hint.activity_type, hint.issue_key) {
                 (Some(UPDATED | DELETED), Some(key)) => {
-                    keys.insert(key);
+                    // Several hints for one issue: one re-read, an echo only if all are ours.
+                    let actor = keys.entry(key).or_insert(hint.user_id);
+                    if *actor != hint.user_id {
+                        *actor = None;
+                    }
                 }
                 (Some(UPDATED | DELETED | BULK_UPDATED), _) => poll = true,
                 // Other activity types (comments, notifications…) cannot close an issue.
                 _ => {}
             }
         }
-        for key in keys {
-            if let Err(e) = closure.hint(&key).await {
+        for (key, actor) in keys {
+            if let Err(e) = closure.hint(&key, actor).await {
                 tracing::warn!(issue = %key, error = %chain(&e), "webhook hint not handled; the next poll covers it");
             }
         }

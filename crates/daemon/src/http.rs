@@ -147,6 +147,7 @@ async fn webhook(
         received_at: shared.clock.now(),
         activity_type: payload.get("type").and_then(Value::as_i64),
         issue_key: issue_key_of(&payload),
+        user_id: payload.pointer("/createdUser/id").and_then(Value::as_i64),
     };
     tracing::debug!(activity_type = ?hint.activity_type, issue_key = ?hint.issue_key, "webhook hint received");
     shared.metrics.webhook_hints.inc();

@@ -212,11 +212,21 @@ impl ClosureSync {
         Ok(report)
     }
 
-    /// A webhook named `issue_key`: re-read it and act the same way a poll would.
-    pub async fn hint(&self, issue_key: &str) -> Result<ClosureReport, ClosureError> {
+    /// A webhook named `issue_key`: re-read it and act the same way a poll would. `actor` is
+    /// the payload's `createdUser.id`: our own user's changes are skipped like in a poll (a
+    /// forged actor can only delay an action until the next poll, which reads the real log).
+    pub async fn hint(
+        &self,
+        issue_key: &str,
+        actor: Option<i64>,
+    ) -> Result<ClosureReport, ClosureError> {
         let _run = self.inner.run.lock().await;
         let store = &self.inner.pipeline.inner.store;
         let mut report = ClosureReport::default();
+        if actor.is_some() && actor == Some(self.own_user().await?) {
+            report.echoes += 1;
+            return Ok(report);
+        }
         if store.mappings_by_issue(issue_key)?.is_empty() {
             tracing::debug!(
                 issue = issue_key,

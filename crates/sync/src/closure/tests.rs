@@ -340,14 +340,23 @@ async fn a_failed_write_stays_queued_and_is_not_requeued_by_quiet_polls() {
 async fn a_hint_re_reads_the_issue_and_ignores_untracked_ones() {
     let h = Harness::new(2);
     h.backlog.set_status(&key(1), HUMAN, CLOSED, Some(FIXED));
-    let report = h.sync.hint(&key(1)).await.expect("hint");
+    let report = h.sync.hint(&key(1), Some(HUMAN)).await.expect("hint");
     assert_eq!(report.resolved, 1);
     assert_eq!(h.workflow(1).as_deref(), Some(RESOLVED));
-    let unknown = h.sync.hint("SEC-404").await.expect("hint");
+    let unknown = h.sync.hint("SEC-404", None).await.expect("hint");
     assert_eq!(unknown.issues_read, 0);
     // The poll that follows sees the same activity and writes nothing more.
     let writes = h.writes();
     let poll = h.sync.poll().await.expect("poll");
     assert_eq!((poll.issues_read, poll.unchanged), (1, 1));
     assert_eq!(h.writes(), writes);
+}
+
+#[tokio::test]
+async fn a_hint_about_our_own_change_is_skipped() {
+    let h = Harness::new(1);
+    h.backlog.set_status(&key(1), OWN_USER, CLOSED, Some(FIXED));
+    let report = h.sync.hint(&key(1), Some(OWN_USER)).await.expect("hint");
+    assert_eq!((report.echoes, report.issues_read), (1, 0));
+    assert_eq!(h.writes(), 0);
 }
