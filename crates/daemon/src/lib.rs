@@ -126,18 +126,27 @@ pub async fn serve(
     if options.watch_config {
         match reload::Watch::start(config_path) {
             Ok(watch) => {
+                shared
+                    .board
+                    .task("config_watcher", |t| t.state = "watching".into());
                 background.spawn(watch.run(shared.clone(), backend.clone(), stop_rx.clone()));
             }
             Err(e) => {
-                tracing::error!(error = %backend::chain(&e), "configuration reload is disabled")
+                let error = backend::chain(&e);
+                tracing::error!(error = %error, "configuration reload is disabled");
+                shared.board.task("config_watcher", |t| {
+                    t.state = "disabled".into();
+                    t.last_error = Some(error);
+                });
             }
         }
     }
 
-    let server_result = serve_http(shared.clone(), listener, shutdown, grace).await;
+    let (server_result, deadline) = serve_http(shared.clone(), listener, shutdown, grace).await;
     tracing::info!("stopping background tasks");
     let _ = stop_tx.send(true);
-    let joined = tokio::time::timeout(grace, async {
+    // One bound for the whole stop: what the drain left of `grace`.
+    let joined = tokio::time::timeout_at(deadline, async {
         while background.join_next().await.is_some() {}
     })
     .await;
@@ -184,13 +193,14 @@ async fn start_state(config_path: &Path, options: &Options) -> Result<Arc<Shared
     Ok(shared)
 }
 
-/// Serves until `shutdown`, then lets in-flight requests finish within `grace`.
+/// Serves until `shutdown`, then lets in-flight requests finish within `grace`. Returns the
+/// deadline of the whole stop (`grace` after the signal).
 async fn serve_http(
     shared: Arc<Shared>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> Result<(), RunError> {
+) -> (Result<(), RunError>, tokio::time::Instant) {
     let (drain_tx, mut drain_rx) = watch::channel(false);
     let app = http::router(shared).layer(tasks::trace_layer());
     let server = axum::serve(listener, app)
@@ -202,16 +212,18 @@ async fn serve_http(
     tokio::select! {
         () = shutdown => {}
         result = &mut server => {
+            let deadline = tokio::time::Instant::now() + grace;
             return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(RunError::Serve(e)),
-                Err(e) => Err(RunError::Task(e)),
+                Ok(Ok(())) => (Ok(()), deadline),
+                Ok(Err(e)) => (Err(RunError::Serve(e)), deadline),
+                Err(e) => (Err(RunError::Task(e)), deadline),
             };
         }
     }
+    let deadline = tokio::time::Instant::now() + grace;
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = drain_tx.send(true);
-    match tokio::time::timeout(grace, &mut server).await {
+    let drained = match tokio::time::timeout_at(deadline, &mut server).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(RunError::Serve(e)),
         Ok(Err(e)) => Err(RunError::Task(e)),
@@ -223,5 +235,6 @@ async fn serve_http(
             server.abort();
             Ok(())
         }
-    }
+    };
+    (drained, deadline)
 }

@@ -118,6 +118,18 @@ pub struct Counters {
     pub duplicates_absorbed: u64,
 }
 
+/// A background task's state (the pipeline worker, the config watcher, the engine).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskStatus {
+    /// e.g. `running`, `preparing`, `ready`, `watching`, `disabled`.
+    pub state: String,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub runs: u64,
+    /// The last pass's error; cleared by a pass without one.
+    pub last_error: Option<String>,
+}
+
 /// `/v1/status`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -129,6 +141,8 @@ pub struct StatusView {
     pub last_config_error: Option<ConfigErrorInfo>,
     pub reconcile: Vec<PlaceStatus>,
     pub jobs: BTreeMap<String, JobRecord>,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskStatus>,
     pub queues: QueueStatus,
     pub webhook: WebhookStatus,
     pub counters: Counters,
@@ -157,6 +171,11 @@ impl StatusView {
                 p.error.as_deref().unwrap_or("unknown error")
             ));
         }
+        for (name, task) in &self.tasks {
+            if let Some(error) = &task.last_error {
+                problems.push(format!("{name}: {error}"));
+            }
+        }
         for (name, job) in &self.jobs {
             if job.last_result.as_deref() == Some("failed") {
                 problems.push(format!(
@@ -181,6 +200,7 @@ struct BoardInner {
     last_config_error: Option<ConfigErrorInfo>,
     places: BTreeMap<(String, String), PlaceStatus>,
     webhook: WebhookStatus,
+    tasks: BTreeMap<String, TaskStatus>,
 }
 
 impl StatusBoard {
@@ -213,6 +233,11 @@ impl StatusBoard {
         inner.webhook.note = note.to_owned();
     }
 
+    /// Updates the state of background task `name`.
+    pub fn task(&self, name: &str, update: impl FnOnce(&mut TaskStatus)) {
+        update(self.lock().tasks.entry(name.to_owned()).or_default());
+    }
+
     /// Fills the parts of a view this board owns.
     pub fn fill(&self, view: &mut StatusView) {
         let inner = self.lock();
@@ -220,6 +245,7 @@ impl StatusBoard {
         view.last_config_error = inner.last_config_error.clone();
         view.reconcile = inner.places.values().cloned().collect();
         view.webhook = inner.webhook.clone();
+        view.tasks = inner.tasks.clone();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BoardInner> {

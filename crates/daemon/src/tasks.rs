@@ -38,6 +38,11 @@ pub(crate) async fn supervise(
             Ok(engine) => break engine,
             Err(e) => {
                 let reason = chain(e.as_ref());
+                shared.board.task("engine", |t| {
+                    t.state = "preparing".into();
+                    t.runs += 1;
+                    t.last_error = Some(reason.clone());
+                });
                 tracing::warn!(error = %reason, retry_in_seconds = delay.as_secs(), "cannot prepare Backlog and AWS clients yet");
                 shared.readiness.pending(condition::BACKLOG, reason);
                 tokio::select! {
@@ -50,6 +55,13 @@ pub(crate) async fn supervise(
     };
     shared.set_engine(engine);
     shared.readiness.met(condition::BACKLOG);
+    let now = shared.clock.now();
+    shared.board.task("engine", |t| {
+        t.state = "ready".into();
+        t.runs += 1;
+        t.last_run_at = Some(now);
+        t.last_error = None;
+    });
     tracing::info!("ready");
 
     let scheduler = Scheduler::new(jobs(&shared), shared.clock.clone()).with_observer({

@@ -39,13 +39,16 @@ pub async fn run(shared: Arc<Shared>, interval: Duration, mut stop: watch::Recei
 /// One inbox pass and one write-back pass. Returns whether more work is ready now.
 async fn pass(shared: &Shared, engine: &dyn crate::backend::Engine) -> bool {
     let mut more = false;
+    let mut errors = Vec::new();
     match engine.process_pending().await {
         Ok(report) => {
             more |= report.more;
             record(shared, &report);
         }
         Err(e) => {
-            tracing::warn!(error = %chain(e.as_ref()), "pipeline pass failed; retrying later")
+            let error = chain(e.as_ref());
+            tracing::warn!(error = %error, "pipeline pass failed; retrying later");
+            errors.push(format!("inbox: {error}"));
         }
     }
     match engine.flush_writebacks().await {
@@ -54,10 +57,19 @@ async fn pass(shared: &Shared, engine: &dyn crate::backend::Engine) -> bool {
             record(shared, &report);
         }
         Err(e) => {
-            tracing::warn!(error = %chain(e.as_ref()), "write-back pass failed; retrying later")
+            let error = chain(e.as_ref());
+            tracing::warn!(error = %error, "write-back pass failed; retrying later");
+            errors.push(format!("write-back: {error}"));
         }
     }
     shared.queues();
+    let now = shared.clock.now();
+    shared.board.task("worker", |t| {
+        t.state = "running".into();
+        t.runs += 1;
+        t.last_run_at = Some(now);
+        t.last_error = (!errors.is_empty()).then(|| errors.join("; "));
+    });
     more
 }
 

@@ -115,6 +115,15 @@ async fn readiness_waits_for_backlog_then_the_worker_drains() {
         .unwrap()
         .contains("backlog: Backlog: connection refused"));
 
+    let status = d.status().await;
+    let engine = &status.tasks["engine"];
+    assert_eq!(engine.state, "preparing");
+    assert_eq!(
+        engine.last_error.as_deref(),
+        Some("Backlog: connection refused")
+    );
+    assert!(status.problems().len() >= 2, "{:?}", status.problems());
+
     // Events are accepted durably while not ready; nothing is processed yet.
     let key = d.secrets.ingest_key.clone();
     let (s, _) = d
@@ -143,6 +152,10 @@ async fn readiness_waits_for_backlog_then_the_worker_drains() {
     assert!(status.ready);
     assert!(status.not_ready_reasons.is_empty());
     assert_eq!(status.queues.inbox, 0);
+    assert_eq!(status.tasks["engine"].state, "ready");
+    assert_eq!(status.tasks["engine"].last_error, None);
+    assert!(status.tasks["worker"].runs >= 1);
+    assert!(status.problems().is_empty(), "{:?}", status.problems());
     assert!(
         !status.jobs.contains_key("closure_sync"),
         "closure sync is not scheduled in this build"

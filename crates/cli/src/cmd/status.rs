@@ -134,6 +134,20 @@ pub fn render(base: &str, v: &StatusView) -> String {
             when(j.next_run)
         );
     }
+    let _ = writeln!(out, "tasks");
+    for (name, t) in &v.tasks {
+        let error = t
+            .last_error
+            .as_deref()
+            .map(|e| format!("  error: {e}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {name:<14} {:<10} last {}{error}",
+            t.state,
+            when(t.last_run_at)
+        );
+    }
     let _ = writeln!(
         out,
         "webhook    {} hint(s), last {}",
