@@ -485,6 +485,7 @@ impl Backend for RealBackend {
             let tracker = Arc::new(BacklogTracker::new(client, names, &config));
             let writer = Arc::new(SecurityHubWriter::new(config.clone(), metrics.clone()));
             let engine = PipelineEngine::new(runtime, store, tracker, writer, settings)
+                .with_metrics(metrics)
                 .with_closure(activities, policy);
             Ok(Arc::new(engine) as Arc<dyn Engine>)
         })
@@ -497,6 +498,8 @@ pub struct PipelineEngine {
     runtime: Arc<Runtime>,
     store: fb_store::Store,
     batch: usize,
+    /// Where the scheduled reconcile counts its AWS calls.
+    metrics: Option<Arc<Metrics>>,
     /// Stats at the last report, to turn the pipeline's totals into per-pass deltas.
     last: Mutex<StatsSnapshot>,
     closure: Option<fb_sync::closure::ClosureSync>,
@@ -533,8 +536,15 @@ impl PipelineEngine {
             runtime,
             store,
             batch,
+            metrics: None,
             closure: None,
         }
+    }
+
+    /// Counts the scheduled reconcile's AWS calls into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Adds Backlog → Security Hub closure sync over this engine's pipeline.
@@ -607,7 +617,9 @@ impl Engine for PipelineEngine {
     }
 
     fn reconcile(&self) -> BoxFuture<'_, Result<Vec<PlaceStatus>, BoxError>> {
-        Box::pin(async move { crate::reconcile_job::run(&self.runtime, &self.store).await })
+        Box::pin(async move {
+            crate::reconcile_job::run(&self.runtime, &self.store, self.metrics.as_deref()).await
+        })
     }
 
     fn closure(&self) -> Option<fb_sync::closure::ClosureSync> {
