@@ -1,16 +1,18 @@
-//! The shipped deployment files and docs agree with the code (issue 6, "Tests"): every file under
-//! `deploy/` parses; the container, systemd and Kubernetes files keep the promises the runbook
-//! relies on (non-root, hardening, one replica, a volume, probes); every example and the
-//! ConfigMap's embedded file validate; the CloudFormation IAM actions are exactly the AWS
-//! operations `fb-aws` calls, and every listed operation is really called in its source; the
-//! Grafana dashboard queries only exported metrics and shows all of them; the configuration
-//! reference lists every key of the schema.
+//! The shipped deployment files keep their promises (issue 6, "Tests"): every file under
+//! `deploy/` parses (YAML with every document of multi-document files, JSON, the Dockerfile,
+//! the systemd unit); the image is multi-stage and non-root; the unit is hardened; the
+//! Kubernetes StatefulSet has one replica, a volume claim and probes on /healthz and /readyz,
+//! and only the two public paths reach the Ingress; every example and the ConfigMap's embedded
+//! file validate. IAM is checked in `deploy_iam.rs`, the dashboard in `deploy_dashboard.rs`.
 //!
 //! Must not: start servers or touch the network — these are file checks, run in milliseconds.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{files_under, read};
 use fb_e2e::workspace_root;
 use regex::Regex;
 use saphyr::{LoadableYamlNode, ScalarOwned, YamlOwned};
@@ -18,28 +20,6 @@ use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------------------------
 // Reading files
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every file under `dir`, recursively, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let path = entry.expect("readable directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A YAML node as JSON, so tests navigate every format the same way. Keys become strings.
 fn yaml_to_json(node: &YamlOwned) -> Value {
@@ -154,6 +134,16 @@ fn dockerfile_instructions(path: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// The patterns of a `.dockerignore` file (comments and blank lines dropped).
+fn dockerignore(path: &Path) -> Vec<String> {
+    read(path)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // deploy/ parses
 
@@ -174,6 +164,9 @@ fn every_file_under_deploy_parses() {
             }
             ("Dockerfile", _) => {
                 dockerfile_instructions(&path);
+            }
+            (_, "dockerignore") => {
+                dockerignore(&path);
             }
             (_, "service") => {
                 systemd_unit(&path);
@@ -219,6 +212,14 @@ fn the_image_is_multi_stage_and_runs_as_a_non_root_user() {
             .any(|(k, v)| k == "VOLUME" && v.contains("/var/lib/findings-bridge")),
         "the store lives on a volume"
     );
+    // `COPY . .` must not send the multi-gigabyte build cache or a local store to the builder.
+    let ignored = dockerignore(&workspace_root().join("deploy/container/Dockerfile.dockerignore"));
+    for required in ["target", ".git", ".venv", "findings-bridge-data"] {
+        assert!(
+            ignored.iter().any(|p| p == required),
+            "{required} is not ignored"
+        );
+    }
 }
 
 #[test]
@@ -286,6 +287,56 @@ fn the_statefulset_has_one_replica_a_volume_claim_and_both_probes() {
         "the Service selects the pods"
     );
     assert!(objects.contains_key("ServiceMonitor"));
+}
+
+/// Only `POST /v1/events` and the webhook are public; `/metrics` is scraped inside the cluster.
+#[test]
+fn the_ingress_exposes_only_the_public_paths_and_prometheus_scrapes_metrics() {
+    let objects = kubernetes_objects();
+    let ingress = only(&objects, "Ingress");
+    let mut paths = Vec::new();
+    for rule in ingress["spec"]["rules"].as_array().expect("rules") {
+        for p in rule["http"]["paths"].as_array().expect("paths") {
+            paths.push((
+                p["path"].as_str().unwrap().to_owned(),
+                p["pathType"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            ("/v1/backlog/webhook".to_owned(), "Prefix".to_owned()),
+            ("/v1/events".to_owned(), "Exact".to_owned()),
+        ]
+    );
+    assert!(
+        ingress["spec"]["tls"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "TLS"
+    );
+
+    let service = only(&objects, "Service");
+    let port_names: Vec<&Value> = service["spec"]["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .map(|p| &p["name"])
+        .collect();
+    let monitor = only(&objects, "ServiceMonitor");
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["path"], "/metrics");
+    assert!(
+        port_names.contains(&&endpoint["port"]),
+        "{}",
+        endpoint["port"]
+    );
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"],
+        "the ServiceMonitor selects the Service"
+    );
 }
 
 #[test]
@@ -363,288 +414,4 @@ fn every_example_validates() {
         }
     }
     assert!(checked >= 3, "only {checked} examples found");
-}
-
-// ---------------------------------------------------------------------------------------------
-// IAM: the templates grant exactly what the code calls
-
-/// Listed operations that need no IAM permission, so no template grants them.
-const NEEDS_NO_PERMISSION: &[&str] = &[
-    // "No permissions are required to perform this operation" (STS API reference).
-    "sts:GetCallerIdentity",
-];
-
-/// Permissions the templates must grant although the code makes no such call: AWS checks them
-/// on the caller during a listed operation. (trigger operation, implied action)
-const IMPLIED: &[(&str, &str)] = &[
-    // EventBridge creates AWSServiceRoleForAmazonEventBridgeApiDestinations (which keeps the
-    // connection secrets in Secrets Manager) on the first CreateConnection in an account.
-    ("events:CreateConnection", "iam:CreateServiceLinkedRole"),
-];
-
-/// Operation labels in the code that are authorized by another IAM action.
-const AUTHORIZED_AS: &[(&str, &str)] = &[
-    // "BatchUpdateFindings and BatchUpdateFindingsV2 both use securityhub:BatchUpdateFindings".
-    (
-        "securityhub:BatchUpdateFindingsV2",
-        "securityhub:BatchUpdateFindings",
-    ),
-];
-
-/// Every `Action` of every `Allow` statement in a template's permission policies (trust
-/// policies, `AssumeRolePolicyDocument`, are who may assume, not what the daemon may do).
-fn granted_actions(node: &Value, out: &mut BTreeSet<String>) {
-    match node {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match key.as_str() {
-                    "AssumeRolePolicyDocument" => {}
-                    "PolicyDocument" => {
-                        for statement in value["Statement"].as_array().expect("Statement list") {
-                            assert_eq!(statement["Effect"], "Allow", "{statement}");
-                            match &statement["Action"] {
-                                Value::String(a) => {
-                                    out.insert(a.clone());
-                                }
-                                Value::Array(list) => {
-                                    out.extend(list.iter().map(|a| a.as_str().unwrap().to_owned()))
-                                }
-                                other => panic!("Action {other}"),
-                            }
-                        }
-                    }
-                    _ => granted_actions(value, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| granted_actions(v, out)),
-        _ => {}
-    }
-}
-
-#[test]
-fn templates_grant_exactly_the_operations_the_code_calls() {
-    let mut granted = BTreeSet::new();
-    for path in files_under(&workspace_root().join("deploy/cloudformation")) {
-        let template: Value = serde_json::from_str(&read(&path)).unwrap();
-        granted_actions(&template["Resources"], &mut granted);
-    }
-    let mut expected: BTreeSet<String> = fb_aws::OPERATIONS
-        .iter()
-        .filter(|op| !NEEDS_NO_PERMISSION.contains(op))
-        .map(|op| (*op).to_owned())
-        .collect();
-    for (trigger, implied) in IMPLIED {
-        assert!(
-            fb_aws::OPERATIONS.contains(trigger),
-            "{trigger} is no longer called"
-        );
-        expected.insert((*implied).to_owned());
-    }
-    let missing: Vec<_> = expected.difference(&granted).collect();
-    let extra: Vec<_> = granted.difference(&expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "not granted by deploy/cloudformation: {missing:?}; granted but never called: {extra:?}"
-    );
-}
-
-/// `ListOrganizationalUnitsForParent` → `list_organizational_units_for_parent`, the SDK's name.
-fn snake_case(operation: &str) -> String {
-    let mut out = String::new();
-    let mut prev: Option<char> = None;
-    for c in operation.chars() {
-        // A capital starts a word; digits stay with theirs (`V2` → `v2`).
-        let boundary = prev.is_some_and(|p| c.is_ascii_uppercase() && !p.is_ascii_uppercase());
-        if boundary {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-        prev = Some(c);
-    }
-    out
-}
-
-/// The source of crates/aws/src, without `lib.rs` (where OPERATIONS itself is written).
-fn aws_sources() -> String {
-    let src = workspace_root().join("crates/aws/src");
-    files_under(&src)
-        .into_iter()
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("rs"))
-        .filter(|p| p != &src.join("lib.rs"))
-        .map(|p| read(&p))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[test]
-fn every_listed_operation_is_called_in_the_aws_crate() {
-    let source = aws_sources();
-    // Calls not made through a fluent `client.operation()`: how the code makes them instead.
-    let evidence: BTreeMap<&str, &str> = [
-        ("sts:AssumeRole", "AssumeRoleProvider::builder("),
-        // PassRole is checked when PutTargets hands EventBridge the invoke role.
-        ("iam:PassRole", ".role_arn(&spec.role_arn)"),
-    ]
-    .into();
-    let mut not_called = Vec::new();
-    for op in fb_aws::OPERATIONS {
-        let (_, name) = op.split_once(':').expect("service:Operation");
-        let needle = evidence
-            .get(op)
-            .map(|s| (*s).to_owned())
-            .unwrap_or_else(|| format!(".{}()", snake_case(name)));
-        if !source.contains(&needle) {
-            not_called.push(format!("{op} (looked for `{needle}`)"));
-        }
-    }
-    assert!(
-        not_called.is_empty(),
-        "listed but not called: {not_called:?}"
-    );
-
-    // The other way: every operation the code labels (errors and metrics) is listed.
-    let labels = Regex::new(
-        r#""((?:sts|iam|events|securityhub|organizations|secretsmanager):[A-Za-z0-9]+)""#,
-    )
-    .unwrap();
-    let mut unlisted = BTreeSet::new();
-    for label in labels.captures_iter(&source).map(|c| c[1].to_owned()) {
-        let action = AUTHORIZED_AS
-            .iter()
-            .find(|(l, _)| *l == label)
-            .map_or(label.as_str(), |(_, a)| *a);
-        if !fb_aws::OPERATIONS.contains(&action) {
-            unlisted.insert(label);
-        }
-    }
-    assert!(
-        unlisted.is_empty(),
-        "called but not in OPERATIONS: {unlisted:?}"
-    );
-}
-
-#[test]
-fn snake_case_follows_the_sdk_names() {
-    assert_eq!(snake_case("PutRule"), "put_rule");
-    assert_eq!(
-        snake_case("ListOrganizationalUnitsForParent"),
-        "list_organizational_units_for_parent"
-    );
-    assert_eq!(
-        snake_case("BatchUpdateFindingsV2"),
-        "batch_update_findings_v2"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Grafana: the dashboard queries what the daemon exports, and shows all of it
-
-/// Metric families the daemon exports, with their types: its own exposition (`# TYPE name
-/// type`) once every family has a sample — label families print nothing while empty.
-fn exported_families() -> BTreeMap<String, String> {
-    use fb_daemon::metrics::{Metrics, ServiceLabels};
-    use std::time::Duration;
-    let m = Metrics::new();
-    m.event("accepted", "");
-    m.issues_created.inc();
-    m.duplicates_absorbed.inc();
-    m.writeback("done", 1);
-    m.backlog_call("getIssue", "ok");
-    m.aws_call("securityhub:GetFindings", "ok");
-    m.rate_limit_waits
-        .get_or_create(&ServiceLabels {
-            service: "backlog".into(),
-        })
-        .inc();
-    m.queue("inbox", 1, Some(Duration::from_secs(1)));
-    m.set_drift("111111111111", "us-east-1", 1);
-    m.job_finished("reconcile", Duration::from_millis(1), true);
-    m.config_reload("applied");
-    m.webhook_hints.inc();
-    m.ready.set(1);
-    let families: BTreeMap<String, String> = m
-        .encode()
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .map(|l| {
-            let (name, kind) = l.split_once(' ').expect("# TYPE name type");
-            (name.to_owned(), kind.to_owned())
-        })
-        .collect();
-    // Every family registered in the source must have been given a sample above.
-    let source = read(&workspace_root().join("crates/daemon/src/metrics.rs"));
-    let registered = Regex::new(r#"registry\.register\(\s*"([a-z_]+)""#).unwrap();
-    for name in registered.captures_iter(&source).map(|c| c[1].to_owned()) {
-        let family = format!("findings_bridge_{name}");
-        assert!(
-            families.contains_key(&family),
-            "{family} is registered but has no sample in this test: add one above"
-        );
-    }
-    families
-}
-
-/// Every `expr` in the dashboard (panels, rows' panels, templating queries).
-fn dashboard_exprs(node: &Value, out: &mut Vec<String>) {
-    match node {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("expr" | "definition", Value::String(e)) => out.push(e.clone()),
-                    _ => dashboard_exprs(value, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| dashboard_exprs(v, out)),
-        _ => {}
-    }
-}
-
-#[test]
-fn the_dashboard_queries_only_exported_metrics_and_shows_every_one() {
-    let families = exported_families();
-    assert!(families.len() >= 10, "{families:?}");
-    let path = workspace_root().join("deploy/grafana/findings-bridge.json");
-    let dashboard: Value = serde_json::from_str(&read(&path)).unwrap();
-    let mut exprs = Vec::new();
-    dashboard_exprs(&dashboard, &mut exprs);
-    assert!(!exprs.is_empty());
-
-    let series = Regex::new(r"findings_bridge_[a-z_]+").unwrap();
-    let mut used = BTreeSet::new();
-    for expr in &exprs {
-        for name in series.find_iter(expr).map(|m| m.as_str()) {
-            // A sample name is its family's name plus the type's suffix.
-            let family = families.iter().find(|(family, kind)| {
-                let suffixes: &[&str] = match kind.as_str() {
-                    "counter" => &["_total"],
-                    "histogram" => &["_bucket", "_sum", "_count"],
-                    _ => &[""],
-                };
-                suffixes.iter().any(|s| name == format!("{family}{s}"))
-            });
-            match family {
-                Some((family, _)) => {
-                    used.insert(family.clone());
-                }
-                None => panic!("{name} (in `{expr}`) is not exported by the daemon"),
-            }
-        }
-    }
-    let unused: Vec<_> = families.keys().filter(|f| !used.contains(*f)).collect();
-    assert!(unused.is_empty(), "exported but on no panel: {unused:?}");
-
-    let mut ids = BTreeSet::new();
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        let id = panel["id"].as_u64().expect("a numeric panel id");
-        assert!(ids.insert(id), "duplicate panel id {id}");
-        if panel["type"] != "row" {
-            assert_eq!(
-                panel["datasource"]["uid"], "${datasource}",
-                "{}",
-                panel["title"]
-            );
-        }
-    }
 }
