@@ -480,7 +480,8 @@ impl Backend for RealBackend {
             let policy = crate::closure::policy(&config, &names);
             let activities = Arc::new(crate::closure::BacklogActivities::new(
                 client.clone(),
-                &config.backlog.project,
+                &config,
+                &names,
             ));
             let tracker = Arc::new(BacklogTracker::new(client, names, &config));
             let writer = Arc::new(SecurityHubWriter::new(config.clone(), metrics.clone()));

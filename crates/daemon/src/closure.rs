@@ -10,11 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fb_backlog::{ActivityQuery, CallError, Client, Order, ResolvedNames};
+use fb_backlog::{ActivityQuery, CallError, Client, IssueUpdate, Order, ResolvedNames};
 use fb_model::config::Config;
-use fb_sync::closure::{
-    ActivityRef, ActivitySource, ClosurePolicy, IssueView, Named, CLOSURE_ACTIVITY_TYPES,
-};
+use fb_sync::closure::{ActivityRef, ActivitySource, ClosurePolicy, IssueView, Named};
 use fb_sync::TrackerError;
 use tokio::sync::watch;
 
@@ -26,18 +24,35 @@ const UPDATED: i64 = fb_sync::closure::ACTIVITY_ISSUE_UPDATED;
 const DELETED: i64 = fb_sync::closure::ACTIVITY_ISSUE_DELETED;
 const BULK_UPDATED: i64 = fb_sync::closure::ACTIVITY_ISSUES_BULK_UPDATED;
 
+/// Backlog's built-in resolution "Duplication" (names are localized; ids are not).
+const DUPLICATION: i64 = 3;
+
 /// `fb_backlog::Client` for one project, as closure sync reads it.
 #[derive(Debug, Clone)]
 pub struct BacklogActivities {
     client: Client,
     project: String,
+    /// The first of `backlog.closed_statuses` (duplicates are closed into it).
+    close_status: Option<i64>,
+    duplication: i64,
 }
 
 impl BacklogActivities {
-    pub fn new(client: Client, project: &str) -> Self {
+    pub fn new(client: Client, config: &Config, names: &ResolvedNames) -> Self {
+        let close_status = config
+            .backlog
+            .closed_statuses
+            .first()
+            .and_then(|n| names.status_ids.get(n).copied());
         BacklogActivities {
             client,
-            project: project.to_owned(),
+            project: config.backlog.project.clone(),
+            close_status,
+            duplication: names
+                .resolution_ids
+                .get("Duplication")
+                .copied()
+                .unwrap_or(DUPLICATION),
         }
     }
 }
@@ -61,9 +76,13 @@ impl ActivitySource for BacklogActivities {
             .map_err(|e| tracker_error("myself", &e))
     }
 
-    async fn activities(&self, min_id: Option<i64>) -> Result<Vec<ActivityRef>, TrackerError> {
+    async fn activities(
+        &self,
+        min_id: Option<i64>,
+        types: &[i64],
+    ) -> Result<Vec<ActivityRef>, TrackerError> {
         let query = ActivityQuery {
-            type_ids: CLOSURE_ACTIVITY_TYPES.to_vec(),
+            type_ids: types.to_vec(),
             min_id,
             max_id: None,
             count: None,
@@ -81,8 +100,30 @@ impl ActivitySource for BacklogActivities {
                 type_id: a.type_id,
                 user_id: a.created_user.as_ref().map(|u| u.id),
                 issue_keys: a.issue_keys(),
+                description: a.content.description.clone(),
             })
             .collect())
+    }
+
+    async fn close_duplicate(&self, key: &str, comment: &str) -> Result<(), TrackerError> {
+        const OP: &str = "close_duplicate";
+        let Some(status) = self.close_status else {
+            return Err(TrackerError::Permanent {
+                operation: OP,
+                message: "backlog.closed_statuses names no status of the project".into(),
+            });
+        };
+        let update = IssueUpdate {
+            status_id: Some(status),
+            resolution_id: Some(self.duplication),
+            priority_id: None,
+            comment: Some(comment.to_owned()),
+        };
+        self.client
+            .update_issue(key, &update)
+            .await
+            .map(|_| ())
+            .map_err(|e| tracker_error(OP, &e))
     }
 
     async fn issue_view(&self, key: &str) -> Result<Option<IssueView>, TrackerError> {

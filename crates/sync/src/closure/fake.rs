@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::source::{
     ActivityRef, ActivitySource, IssueView, Named, ACTIVITY_ISSUES_BULK_UPDATED,
-    ACTIVITY_ISSUE_DELETED, ACTIVITY_ISSUE_UPDATED, ACTIVITY_PAGE,
+    ACTIVITY_ISSUE_CREATED, ACTIVITY_ISSUE_DELETED, ACTIVITY_ISSUE_UPDATED, ACTIVITY_PAGE,
 };
 use crate::tracker::TrackerError;
 
@@ -28,6 +28,8 @@ struct State {
     fail_issue_reads: usize,
     activity_calls: usize,
     issue_calls: usize,
+    /// (issue key, comment) of each `close_duplicate`.
+    duplicates: Vec<(String, String)>,
 }
 
 /// See the module header. Statuses: 1 Open, 4 Closed; resolutions 0 Fixed, 1 Won't Fix.
@@ -98,6 +100,27 @@ impl FakeBacklog {
         );
     }
 
+    /// `user` creates an open issue with `description`: one type-1 activity carrying it (as
+    /// EventBridge does in direct delivery, with our own API key).
+    pub fn create(&self, key: &str, description: &str, user: i64) {
+        self.add_issue(key);
+        let mut state = locked(&self.state);
+        push(
+            &mut state,
+            ACTIVITY_ISSUE_CREATED,
+            user,
+            vec![key.to_string()],
+        );
+        if let Some(last) = state.activities.last_mut() {
+            last.description = Some(description.to_string());
+        }
+    }
+
+    /// `(issue key, comment)` of each duplicate closed through [`ActivitySource::close_duplicate`].
+    pub fn duplicates(&self) -> Vec<(String, String)> {
+        locked(&self.state).duplicates.clone()
+    }
+
     /// `user` closes every key in one bulk update: one type-14 activity.
     pub fn bulk_close(&self, keys: &[&str], user: i64, resolution: (i64, &str)) {
         let mut state = locked(&self.state);
@@ -147,6 +170,7 @@ fn push(state: &mut State, type_id: i64, user: i64, issue_keys: Vec<String>) {
         type_id,
         user_id: Some(user),
         issue_keys,
+        description: None,
     });
 }
 
@@ -156,13 +180,18 @@ impl ActivitySource for FakeBacklog {
         Ok(OWN_USER)
     }
 
-    async fn activities(&self, min_id: Option<i64>) -> Result<Vec<ActivityRef>, TrackerError> {
+    async fn activities(
+        &self,
+        min_id: Option<i64>,
+        types: &[i64],
+    ) -> Result<Vec<ActivityRef>, TrackerError> {
         let mut state = locked(&self.state);
         state.activity_calls += 1;
         let exclusive = state.min_id_exclusive;
         Ok(state
             .activities
             .iter()
+            .filter(|a| types.contains(&a.type_id))
             .filter(|a| match min_id {
                 None => true,
                 Some(m) if exclusive => a.id > m,
@@ -184,5 +213,13 @@ impl ActivitySource for FakeBacklog {
             });
         }
         Ok(state.issues.iter().find(|i| i.key == key).cloned())
+    }
+
+    async fn close_duplicate(&self, key: &str, comment: &str) -> Result<(), TrackerError> {
+        locked(&self.state)
+            .duplicates
+            .push((key.to_string(), comment.to_string()));
+        self.set_status(key, OWN_USER, (4, "Closed"), Some((3, "Duplication")));
+        Ok(())
     }
 }

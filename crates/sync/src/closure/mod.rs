@@ -19,6 +19,7 @@
 //! Must not: trust webhook payloads, write to Backlog, or advance the cursor past work that is
 //! not durable.
 
+mod adopt;
 mod decide;
 pub mod fake;
 mod source;
@@ -34,7 +35,8 @@ use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 pub use decide::{decide, ClosurePolicy, Decision, NOTIFIED, RESOLVED, SUPPRESSED};
 pub use source::{
     ActivityRef, ActivitySource, IssueView, Named, ACTIVITY_ISSUES_BULK_UPDATED,
-    ACTIVITY_ISSUE_DELETED, ACTIVITY_ISSUE_UPDATED, ACTIVITY_PAGE, CLOSURE_ACTIVITY_TYPES,
+    ACTIVITY_ISSUE_CREATED, ACTIVITY_ISSUE_DELETED, ACTIVITY_ISSUE_UPDATED, ACTIVITY_PAGE,
+    ADOPTION_ACTIVITY_TYPES, CLOSURE_ACTIVITY_TYPES,
 };
 
 use crate::pipeline::{Pipeline, ProcessError};
@@ -64,8 +66,13 @@ pub struct ClosureReport {
     pub deleted: usize,
     /// Mappings that already agreed with their issue.
     pub unchanged: usize,
-    /// Issues that could not be read and will not be retried (permanent errors).
+    /// Issues that could not be read and will not be retried (permanent errors), or
+    /// direct-delivery issues naming a finding Security Hub does not have.
     pub failed: usize,
+    /// Direct-delivery issues adopted (mapping recorded, NOTIFIED queued).
+    pub adopted: usize,
+    /// Second issues for one finding closed as Duplication.
+    pub duplicates_closed: usize,
     /// The cursor after this run.
     pub cursor: Option<i64>,
     /// The write-back flush that followed.
@@ -168,11 +175,16 @@ impl ClosureSync {
         let own = self.own_user().await?;
         let mut cursor = self.cursor()?;
         let mut report = ClosureReport::default();
+        let types: &[i64] = if adopt::adoption_enabled(&self.inner.pipeline.config()) {
+            &ADOPTION_ACTIVITY_TYPES
+        } else {
+            &CLOSURE_ACTIVITY_TYPES
+        };
         for _ in 0..MAX_PAGES {
             let page = self
                 .inner
                 .source
-                .activities(cursor)
+                .activities(cursor, types)
                 .await
                 .map_err(ClosureError::Backlog)?;
             report.pages += 1;
@@ -186,14 +198,22 @@ impl ClosureSync {
                 break;
             };
             report.activities += fresh.len();
-            let keys = self.touched_keys(&fresh, own, &mut report)?;
-            for key in keys {
-                if let IssueOutcome::Retry(error) = self.act_on_issue(&key, &mut report).await? {
-                    // Keep the cursor before this page: the next poll reads it again (acting
-                    // twice is harmless: decisions compare with what was written).
-                    store.flush().await?;
-                    return Err(ClosureError::Backlog(error));
+            // Creations first: an issue adopted here may be closed later in the same page.
+            let mut outcome = self.adopt_created(&fresh, &mut report).await?;
+            if matches!(outcome, IssueOutcome::Done) {
+                for key in self.touched_keys(&fresh, own, &mut report)? {
+                    outcome = self.act_on_issue(&key, &mut report).await?;
+                    if matches!(outcome, IssueOutcome::Retry(_)) {
+                        break;
+                    }
                 }
+            }
+            if let IssueOutcome::Retry(error) = outcome {
+                // Keep the cursor before this page: the next poll reads it again (acting
+                // twice is harmless: decisions compare with what was written, adoption with
+                // the mappings).
+                store.flush().await?;
+                return Err(ClosureError::Backlog(error));
             }
             // Queued write-backs and mapping changes first, then the cursor.
             store.flush().await?;
@@ -277,6 +297,10 @@ impl ClosureSync {
         let mut seen = BTreeSet::new();
         let mut keys = Vec::new();
         for activity in activities {
+            if activity.type_id == ACTIVITY_ISSUE_CREATED {
+                // Creations cannot close an issue (adoption handles them).
+                continue;
+            }
             if activity.user_id == Some(own) {
                 report.echoes += 1;
                 continue;

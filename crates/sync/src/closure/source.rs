@@ -15,6 +15,14 @@ pub const CLOSURE_ACTIVITY_TYPES: [i64; 3] = [
     ACTIVITY_ISSUE_DELETED,
     ACTIVITY_ISSUES_BULK_UPDATED,
 ];
+/// With direct-delivery rules, issue creations are read too (adoption, see `adopt.rs`).
+pub const ADOPTION_ACTIVITY_TYPES: [i64; 4] = [
+    ACTIVITY_ISSUE_CREATED,
+    ACTIVITY_ISSUE_UPDATED,
+    ACTIVITY_ISSUE_DELETED,
+    ACTIVITY_ISSUES_BULK_UPDATED,
+];
+pub const ACTIVITY_ISSUE_CREATED: i64 = 1;
 pub const ACTIVITY_ISSUE_UPDATED: i64 = 2;
 pub const ACTIVITY_ISSUE_DELETED: i64 = 4;
 pub const ACTIVITY_ISSUES_BULK_UPDATED: i64 = 14;
@@ -31,6 +39,8 @@ pub struct ActivityRef {
     pub user_id: Option<i64>,
     /// `PROJECT-N` of every issue it touches (type 14: each `content.link[]`).
     pub issue_keys: Vec<String>,
+    /// `content.description` (type 1: the created issue's, where its marker line is).
+    pub description: Option<String>,
 }
 
 /// An id and its (possibly localized) display name.
@@ -55,10 +65,17 @@ pub struct IssueView {
 pub trait ActivitySource: Send + Sync {
     /// The numeric id of the user whose API key we use (`GET /users/myself`).
     async fn own_user_id(&self) -> Result<i64, TrackerError>;
-    /// One page (≤ [`ACTIVITY_PAGE`]) of the project's activities of
-    /// [`CLOSURE_ACTIVITY_TYPES`], oldest first, starting at `min_id` (`None`: the oldest).
-    /// Whether `min_id` itself is included is unverified; the caller skips ids it has done.
-    async fn activities(&self, min_id: Option<i64>) -> Result<Vec<ActivityRef>, TrackerError>;
+    /// One page (≤ [`ACTIVITY_PAGE`]) of the project's activities of `types`, oldest first,
+    /// starting at `min_id` (`None`: the oldest). Whether `min_id` itself is included is
+    /// unverified; the caller skips ids it has done.
+    async fn activities(
+        &self,
+        min_id: Option<i64>,
+        types: &[i64],
+    ) -> Result<Vec<ActivityRef>, TrackerError>;
     /// The issue now; `Ok(None)` when it does not exist (deleted: 404).
     async fn issue_view(&self, key: &str) -> Result<Option<IssueView>, TrackerError>;
+    /// Closes `key` in the first closed status with resolution Duplication and `comment`
+    /// (direct-delivery adoption: a second issue for one finding).
+    async fn close_duplicate(&self, key: &str, comment: &str) -> Result<(), TrackerError>;
 }

@@ -360,3 +360,168 @@ async fn a_hint_about_our_own_change_is_skipped() {
     assert_eq!((report.echoes, report.issues_read), (1, 0));
     assert_eq!(h.writes(), 0);
 }
+
+// --- Adoption of direct-delivery issues.
+
+fn direct_config() -> Arc<Config> {
+    let yaml = YAML.replace(
+        "  - name: guardduty\n    match:",
+        "  - name: guardduty\n    delivery: direct\n    match:",
+    );
+    let yaml = yaml.replace(
+        "      description: \"<Title>\"\n",
+        "      description: \"<Title>\"\n      priority: Normal\n",
+    );
+    Arc::new(fb_model::config::parse_str(&yaml, "direct.yaml").expect("direct config"))
+}
+
+fn direct_id(n: usize) -> String {
+    format!("arn:aws:guardduty:us-east-1:111111111111:detector/d/finding/direct{n}")
+}
+
+fn asff(n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "SchemaVersion": "2018-10-08",
+        "Id": direct_id(n),
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        "ProductName": "GuardDuty",
+        "GeneratorId": "d",
+        "AwsAccountId": "111111111111",
+        "Region": "us-east-1",
+        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
+        "CreatedAt": "2026-01-01T00:00:00.000Z",
+        "UpdatedAt": "2026-01-01T00:00:00.000Z",
+        "Severity": {"Label": "HIGH", "Normalized": 70},
+        "Title": format!("direct finding {n}"),
+        "Description": "d",
+        "Resources": [{"Type": "AwsEc2Instance", "Id": "i-1"}],
+        "Workflow": {"Status": "NEW"},
+        "RecordState": "ACTIVE"
+    })
+}
+
+/// The description the compiled direct template produces: the body, then the marker line.
+fn direct_description(n: usize) -> String {
+    format!(
+        "direct finding {n}\n\n{}",
+        fb_model::template::marker_line(&direct_id(n))
+    )
+}
+
+/// A harness whose config has a direct rule and whose Security Hub holds direct findings 1..=n.
+fn direct_harness(findings: usize) -> Harness {
+    let store = Store::open_temporary().expect("temporary store");
+    let backlog = Arc::new(FakeBacklog::new());
+    let writer = Arc::new(FakeWriter::new());
+    for n in 1..=findings {
+        writer.add_finding(asff(n));
+    }
+    let pipeline = Pipeline::new(
+        store.clone(),
+        Arc::new(FakeTracker::new()),
+        writer.clone(),
+        direct_config(),
+    );
+    let sync = ClosureSync::new(pipeline, backlog.clone(), policy());
+    Harness {
+        store,
+        backlog,
+        writer,
+        sync,
+    }
+}
+
+#[tokio::test]
+async fn direct_issues_are_adopted_notified_and_then_follow_closure_sync() {
+    let h = direct_harness(3);
+    for n in 1..=3 {
+        h.backlog.create(&key(n), &direct_description(n), OWN_USER);
+    }
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!(report.adopted, 3);
+    assert_eq!(h.writer.get_calls(), 1, "one batched GetFindings");
+    for n in 1..=3 {
+        let m = h
+            .store
+            .mapping(&direct_id(n))
+            .expect("read")
+            .expect("mapping");
+        assert_eq!(m.issue_key.as_deref(), Some(key(n).as_str()));
+        assert_eq!(m.rule, "guardduty");
+        let (workflow, note) = h.writer.written(&direct_id(n)).expect("written");
+        assert_eq!(workflow, NOTIFIED);
+        assert!(note.contains(&format!("Backlog {}", key(n))), "{note}");
+    }
+    h.backlog.set_status(&key(2), HUMAN, CLOSED, Some(FIXED));
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.adopted, report.resolved), (0, 1));
+    assert_eq!(
+        h.writer.written(&direct_id(2)).expect("written").0,
+        RESOLVED
+    );
+}
+
+#[tokio::test]
+async fn a_second_issue_for_one_finding_is_closed_as_duplication_once() {
+    let h = direct_harness(1);
+    h.backlog.create("SEC-1", &direct_description(1), OWN_USER);
+    h.backlog.create("SEC-2", &direct_description(1), OWN_USER);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.adopted, report.duplicates_closed), (1, 1));
+    let m = h
+        .store
+        .mapping(&direct_id(1))
+        .expect("read")
+        .expect("mapping");
+    assert_eq!(
+        m.issue_key.as_deref(),
+        Some("SEC-1"),
+        "the first one is the original"
+    );
+    let duplicates = h.backlog.duplicates();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!(duplicates[0].0, "SEC-2");
+    assert!(duplicates[0].1.contains("SEC-1"), "{}", duplicates[0].1);
+
+    // Our own close of the duplicate is an echo: nothing more happens.
+    let writes = h.writes();
+    let again = h.sync.poll().await.expect("poll");
+    assert_eq!((again.echoes, again.issues_read), (1, 0));
+    assert_eq!(h.backlog.duplicates().len(), 1);
+    assert_eq!(h.writes(), writes);
+}
+
+#[tokio::test]
+async fn issues_the_relay_pipeline_filed_or_is_filing_are_not_adopted() {
+    let h = direct_harness(2);
+    // Finding 1: the pipeline recorded its issue. Finding 2: its create is in flight.
+    let mut recorded = mapping(1);
+    recorded.finding_key = direct_id(1);
+    recorded.finding_id = direct_id(1);
+    h.store.put_mapping(&recorded).expect("mapping");
+    h.store
+        .put_intent(&fb_store::CreateIntent {
+            finding_key: direct_id(2),
+            rule: "guardduty".into(),
+            started_at: Utc::now(),
+            attempts: 1,
+        })
+        .await
+        .expect("intent");
+    h.backlog.create(&key(1), &direct_description(1), OWN_USER);
+    h.backlog.create(&key(2), &direct_description(2), OWN_USER);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.adopted, report.duplicates_closed), (0, 0));
+    assert!(h.store.mapping(&direct_id(2)).expect("read").is_none());
+    assert!(h.backlog.duplicates().is_empty());
+}
+
+#[tokio::test]
+async fn without_direct_rules_creations_are_not_read() {
+    let h = Harness::new(0);
+    h.writer.add_finding(asff(1));
+    h.backlog.create("SEC-1", &direct_description(1), OWN_USER);
+    let report = h.sync.poll().await.expect("poll");
+    assert_eq!((report.activities, report.adopted), (0, 0));
+    assert_eq!(h.writer.get_calls(), 0);
+}
