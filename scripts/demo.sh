@@ -70,7 +70,9 @@ on_exit() {
     if [ -d "$logs" ]; then
         say "logs: $logs"
     fi
-    if [ "$status" -ne 0 ]; then
+    if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then
+        printf '\nDEMO INTERRUPTED\n' >&2
+    elif [ "$status" -ne 0 ]; then
         printf '\nDEMO FAILED (exit %s). Last lines of the logs:\n' "$status" >&2
         for f in "$logs"/*.log; do
             [ -s "$f" ] || continue
@@ -134,7 +136,7 @@ export FB_INGEST_KEY BACKLOG_API_KEY FB_WEBHOOK_TOKEN
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export RUST_LOG="${RUST_LOG:-info}"
+export RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 # plain logs: they go to files
 
 start moto .venv/bin/python tests/moto/server.py --host 127.0.0.1 --port 0
 moto_addr=$(py wait-line "$logs/moto.out" "listening on " "$(last_pid)")
@@ -174,7 +176,7 @@ say "no changes: every account × region matches the file"
 
 # ---------------------------------------------------------------------------------------------
 step "4. Run the daemon; deliver GuardDuty findings several times each"
-start findings-bridge env NO_COLOR=1 "$bin/findings-bridge" run -c "$config"
+start findings-bridge "$bin/findings-bridge" run -c "$config"
 daemon_pid=$(last_pid)
 py wait-line "$logs/findings-bridge.out" "listening on " "$daemon_pid" >/dev/null
 wait_ready() {
@@ -210,7 +212,7 @@ pids=("${pids[@]:0:${#pids[@]}-1}")
 names=("${names[@]:0:${#names[@]}-1}")
 mv "$logs/findings-bridge.log" "$logs/findings-bridge-1.log"
 fb mappings list 2>>"$logs/cli.log" | indent
-start findings-bridge env NO_COLOR=1 "$bin/findings-bridge" run -c "$config"
+start findings-bridge "$bin/findings-bridge" run -c "$config"
 daemon_pid=$(last_pid)
 py wait-line "$logs/findings-bridge.out" "listening on " "$daemon_pid" >/dev/null
 wait_ready
@@ -225,6 +227,16 @@ py close --sandbox "$sandbox_url" --out "$closed" | indent
 py wait-closed "${hub[@]}" --ids "$ids" --closed "$closed" --timeout 30 | indent
 
 # ---------------------------------------------------------------------------------------------
-step "6. findings-bridge status"
-fb status | indent
+step "6. findings-bridge status; stop everything; no secret was written anywhere"
+fb status 2>>"$logs/cli.log" | indent
+printf '\n==> Stopping %s\n' "${names[*]}"
+stop_all
+say "stopped"
+for name in FB_INGEST_KEY BACKLOG_API_KEY FB_WEBHOOK_TOKEN; do
+    if grep -rqF -- "${!name}" "$work"; then
+        echo "FAILED: the value of $name appears under $work" >&2
+        exit 1
+    fi
+done
+say "the generated secrets appear in no log, config or store file under $work"
 say "demo finished in $(($(date +%s) - started_at)) s after the build"
