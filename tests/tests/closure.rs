@@ -202,13 +202,30 @@ impl World {
 
     /// Writes the config with this `closure_sync` schedule and starts the daemon.
     fn start(&self, closure_sync: &str) -> Daemon {
-        let text = config_text(
+        self.write_config(closure_sync, false);
+        Daemon::start(&self.config_path(), &self.env).unwrap()
+    }
+
+    /// Writes the config (its one rule relay, or `direct` like the seed's).
+    fn write_config(&self, closure_sync: &str, direct: bool) {
+        let mut text = config_text(
             &self.sandbox.base_url,
             &self.dir.path().join("store"),
             closure_sync,
         );
+        if direct {
+            text = text
+                .replace(
+                    "  - name: guardduty\n    match:",
+                    "  - name: guardduty\n    delivery: direct\n    match:",
+                )
+                .replace(
+                    "      description: \"<Title>\\n\\nSeverity: <Severity>\"\n",
+                    "      description: \"<Title>\\n\\nSeverity: <Severity>\"\n      priority: Normal\n",
+                );
+            assert!(text.contains("delivery: direct") && text.contains("priority: Normal"));
+        }
         std::fs::write(self.config_path(), text).unwrap();
-        Daemon::start(&self.config_path(), &self.env).unwrap()
     }
 
     /// `findings-bridge backlog webhook ARGS…`: (success, stdout + stderr).
@@ -499,5 +516,250 @@ fn closes_and_reopens_reach_security_hub_by_polling_and_by_webhook_then_nothing_
         );
         assert_eq!(w.issue_keys().await.len(), FINDINGS);
         assert_eq!(w.webhooks().await.len(), 1);
+    });
+}
+
+// --- Direct delivery (the seed's setup): issues EventBridge filed straight into Backlog.
+
+const DIRECT: usize = 5;
+/// Findings posted twice (EventBridge retried after a time-out that Backlog had accepted).
+const TWICE: [usize; 2] = [0, 1];
+
+/// The real sample, turned into finding `n` of our account and region.
+fn direct_finding(n: usize) -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/closure/guardduty-finding-in-securityhub-asff-awsdocs.json"
+    );
+    let mut f: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f["Id"] = json!(format!(
+        "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/d4b040365221be2b54a6264dc9a4bc64/finding/46ba0ac2845071e23ccdeb2ae03bfd{n:02}"
+    ));
+    f["AwsAccountId"] = json!(ACCOUNT);
+    f["ProductArn"] = json!(PRODUCT_ARN);
+    f["ProductName"] = json!("GuardDuty");
+    f["Region"] = json!(REGION);
+    f["Workflow"] = json!({"Status": "NEW"});
+    f["RecordState"] = json!("ACTIVE");
+    f
+}
+
+async fn import_direct(moto: &Moto) {
+    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
+    let text = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
+    let all: Vec<AwsSecurityFinding> = (0..DIRECT)
+        .map(|n| {
+            let f = direct_finding(n);
+            AwsSecurityFinding::builder()
+                .schema_version("2018-10-08")
+                .id(text(&f, "Id"))
+                .product_arn(PRODUCT_ARN)
+                .product_name("GuardDuty")
+                .generator_id(text(&f, "GeneratorId"))
+                .aws_account_id(ACCOUNT)
+                .region(REGION)
+                .types(f["Types"][0].as_str().unwrap_or_default())
+                .created_at(text(&f, "CreatedAt"))
+                .updated_at(text(&f, "UpdatedAt"))
+                .severity(
+                    Severity::builder()
+                        .label(SeverityLabel::Medium)
+                        .normalized(40)
+                        .build(),
+                )
+                .title(text(&f, "Title"))
+                .description(text(&f, "Description"))
+                .resources(
+                    Resource::builder()
+                        .r#type(f["Resources"][0]["Type"].as_str().unwrap_or_default())
+                        .id(f["Resources"][0]["Id"].as_str().unwrap_or_default())
+                        .build(),
+                )
+                .record_state(RecordState::Active)
+                .workflow(Workflow::builder().status(WorkflowStatus::New).build())
+                .build()
+        })
+        .collect();
+    let out = hub
+        .batch_import_findings()
+        .set_findings(Some(all))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_count(), Some(0), "{out:?}");
+}
+
+impl World {
+    async fn api_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/api/v2{path}", self.sandbox.base_url))
+            .query(&[("apiKey", self.sandbox.api_key.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The ids the compiled template needs, as `apply` resolves them.
+    async fn issue_ids(&self) -> fb_model::template::IssueIds {
+        let id_of = |list: &Value, name: &str| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == name)
+                .and_then(|i| i["id"].as_u64())
+                .unwrap_or_else(|| panic!("no {name} in {list}"))
+        };
+        let project = self.api_get("/projects/SEC").await;
+        fb_model::template::IssueIds {
+            project_id: project["id"].as_u64().unwrap(),
+            issue_type_id: id_of(&self.api_get("/projects/SEC/issueTypes").await, "Task"),
+            priority_id: id_of(&self.api_get("/priorities").await, "Normal"),
+        }
+    }
+
+    /// What EventBridge does in direct mode: fill the input transformer from the event and
+    /// POST the body to Backlog with the connection's API key.
+    async fn post_direct(&self, transformer: &fb_model::template::Transformer, event: &Value) {
+        let mut body = transformer.template.clone();
+        for (name, path) in &transformer.paths {
+            let value = fb_model::template::lookup_path(event, path).unwrap_or_default();
+            // EventBridge does not escape values; the sample's are plain text, and escaping
+            // here keeps the body valid JSON whatever the sample says.
+            let quoted = Value::String(value).to_string();
+            body = body.replace(&format!("<{name}>"), &quoted[1..quoted.len() - 1]);
+        }
+        let r = self
+            .http
+            .post(format!("{}/api/v2/issues", self.sandbox.base_url))
+            .query(&[("apiKey", self.sandbox.api_key.as_str())])
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    }
+
+    /// Finding Id → its issues (key, open, resolution id, comments).
+    async fn issues_by_marker(&self) -> BTreeMap<String, Vec<(String, bool, Value, String)>> {
+        let mut by: BTreeMap<String, Vec<(String, bool, Value, String)>> = BTreeMap::new();
+        for issue in self.sandbox.issues().await {
+            let description = issue["description"].as_str().unwrap_or_default();
+            let Some(marker) = fb_model::template::find_marker(description) else {
+                continue;
+            };
+            by.entry(marker.trim().to_owned()).or_default().push((
+                issue["issueKey"].as_str().unwrap_or_default().to_owned(),
+                issue["status"]["id"] != 4,
+                issue["resolution"]["id"].clone(),
+                issue["comments"].to_string(),
+            ));
+        }
+        by
+    }
+}
+
+#[test]
+fn direct_delivery_issues_are_adopted_notified_and_duplicates_closed() {
+    block_on(|| async {
+        let w = World::new().await;
+        import_direct(&w.moto).await;
+        w.write_config("* * * * * *", true);
+        let config = fb_model::config::load(w.config_path()).unwrap();
+        let transformer =
+            fb_model::template::compile_transformer(&config.rules[0], &w.issue_ids().await);
+        for n in 0..DIRECT {
+            let event = fb_model::finding::asff_event(
+                direct_finding(n),
+                &format!("direct-event-{n}"),
+                "2026-01-01T00:00:00Z",
+            );
+            w.post_direct(&transformer, &event).await;
+            if TWICE.contains(&n) {
+                w.post_direct(&transformer, &event).await;
+            }
+        }
+        assert_eq!(w.sandbox.issues().await.len(), DIRECT + TWICE.len());
+
+        let daemon = Daemon::start(&w.config_path(), &w.env).unwrap();
+        let id = |n: usize| direct_finding(n)["Id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let originals = loop {
+            let by = w.issues_by_marker().await;
+            let mut problem = None;
+            let mut originals = BTreeMap::new();
+            for n in 0..DIRECT {
+                let issues = by.get(&id(n)).cloned().unwrap_or_default();
+                let open: Vec<_> = issues.iter().filter(|i| i.1).collect();
+                if open.len() != 1 {
+                    problem = Some(format!("finding {n}: open issues {issues:?}"));
+                    break;
+                }
+                let original = open[0].0.clone();
+                for closed in issues.iter().filter(|i| !i.1) {
+                    if closed.2 != 3 || !closed.3.contains(&original) {
+                        problem = Some(format!("finding {n}: duplicate {closed:?}"));
+                    }
+                }
+                let f = w
+                    .moto
+                    .finding(ACCOUNT, REGION, &id(n))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let note = f["Note"]["Text"].as_str().unwrap_or_default();
+                if f["Workflow"]["Status"] != "NOTIFIED"
+                    || !note.contains(&format!("Backlog {original}"))
+                {
+                    problem = Some(format!("finding {n}: {} {note:?}", f["Workflow"]));
+                }
+                originals.insert(n, original);
+            }
+            match problem {
+                None => break originals,
+                Some(p) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{p}\ndaemon log:\n{}",
+                        daemon.log()
+                    );
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+        };
+        let by = w.issues_by_marker().await;
+        for n in TWICE {
+            assert_eq!(by[&id(n)].len(), 2, "the duplicate is closed, not deleted");
+        }
+        assert_eq!(
+            w.sandbox.issues().await.len(),
+            DIRECT + TWICE.len(),
+            "nothing filed"
+        );
+
+        // From now on an adopted issue follows closure sync like a relay one.
+        w.sandbox.close(&originals[&2], "Fixed").await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let f = w
+                .moto
+                .finding(ACCOUNT, REGION, &id(2))
+                .await
+                .unwrap()
+                .unwrap();
+            let note = f["Note"]["Text"].as_str().unwrap_or_default().to_owned();
+            if f["Workflow"]["Status"] == "RESOLVED" && note.contains(&originals[&2]) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{note}\ndaemon log:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     });
 }
