@@ -1,5 +1,6 @@
-//! The Grafana dashboard (`deploy/grafana/findings-bridge.json`) queries only metric families
-//! the daemon exports, under their real sample names, and shows every one of them.
+//! The metrics' consumers agree with the daemon: the Grafana dashboards in `deploy/grafana/`
+//! query only metric families the daemon exports, under their real sample names, and show every
+//! one of them; the runbook's metrics table (docs/operations.md) names exactly those series.
 //!
 //! Must not: start the daemon; the families come from `fb_daemon::metrics::Metrics` itself.
 
@@ -173,4 +174,48 @@ fn sample_names_map_to_their_family() {
     );
     assert_eq!(of("findings_bridge_ready"), Some("findings_bridge_ready"));
     assert_eq!(of("findings_bridge_ready_total"), None);
+}
+
+/// The sample name under which a family is queried (counters end in `_total`).
+fn sample_name(family: &str, kind: &str) -> String {
+    match kind {
+        "counter" => format!("{family}_total"),
+        _ => family.to_owned(),
+    }
+}
+
+#[test]
+fn the_runbook_names_exactly_the_exported_series() {
+    let families = exported_families();
+    // The dashboard test checks that this sample covers every registered family.
+    assert!(families.len() >= 15, "{families:?}");
+    let text = read(&workspace_root().join("docs/operations.md"));
+    let expected: BTreeSet<String> = families
+        .iter()
+        .map(|(family, kind)| sample_name(family, kind))
+        .collect();
+    let histograms: Vec<&String> = families
+        .iter()
+        .filter(|(_, k)| *k == "histogram")
+        .map(|(f, _)| f)
+        .collect();
+    let named = Regex::new(r"findings_bridge_[a-z_]+").unwrap();
+    for name in named.find_iter(&text).map(|m| m.as_str()) {
+        let known = expected.contains(name)
+            || histograms.iter().any(|h| {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| name == format!("{h}{s}"))
+            });
+        assert!(
+            known,
+            "the runbook names {name}, which the daemon does not export"
+        );
+    }
+    for name in &expected {
+        assert!(
+            text.contains(&format!("`{name}`")),
+            "the runbook's metrics table lacks `{name}`"
+        );
+    }
 }
