@@ -117,10 +117,11 @@ fi
 req_stamp=.venv/.requirements.sha256
 want=$(sha256sum tests/moto/requirements.txt | cut -d' ' -f1)
 if [ ! -f "$req_stamp" ] || [ "$(cat "$req_stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/moto/requirements.txt
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r tests/moto/requirements.txt
     echo "$want" >"$req_stamp"
 fi
-say "$(.venv/bin/python -c 'import moto, boto3; print(f"moto {moto.__version__}, boto3 {boto3.__version__}")')"
+py versions | indent
 started_at=$(date +%s) # the 3-minute budget counts from here
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +136,8 @@ export FB_INGEST_KEY BACKLOG_API_KEY FB_WEBHOOK_TOKEN
 # Nothing below may reach a real AWS account: fake credentials, no profile, no metadata service.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_EC2_METADATA_DISABLED=true
 export RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 # plain logs: they go to files
 
 start moto .venv/bin/python tests/moto/server.py --host 127.0.0.1 --port 0
@@ -200,7 +202,9 @@ py import --fixture "$fixture" --accounts "${accounts[@]}" --regions "${regions[
 py deliver "${hub[@]}" --ids "$ids" --daemon "$daemon_url" --key-env FB_INGEST_KEY \
     --times "$deliveries_per_finding" | indent
 py wait-filed "${hub[@]}" --ids "$ids" --daemon "$daemon_url" --sandbox "$sandbox_url" | indent
-say "\$ findings-bridge status   (the counters: events accepted, issues created, duplicates absorbed)"
+py echoes "${hub[@]}" --ids "$ids" --daemon "$daemon_url" --sandbox "$sandbox_url" \
+    --key-env FB_INGEST_KEY | indent
+say "\$ findings-bridge status   (counters: events accepted, issues created, duplicates absorbed)"
 fb status 2>>"$logs/cli.log" | grep -E '^(events|queues) ' | indent
 
 # The store has one writer: stop the daemon (SIGTERM, a clean shutdown) to read it, then start

@@ -6,6 +6,7 @@ Commands (each prints a short result line and exits non-zero when its check fail
   free-port                    a free 127.0.0.1 TCP port (for the daemon: the relay URL in the
                                config must name its port before it starts)
   secret                       a random URL-safe secret
+  versions                     the versions of moto and boto3 in .venv
   wait-line FILE PREFIX PID    wait until FILE has a line starting with PREFIX; print the rest
   config SRC DST ...           the demo config: SRC (examples/demo.yaml) with the real ports
   roles ...                    create the execution role in every emulated account
@@ -13,6 +14,7 @@ Commands (each prints a short result line and exits non-zero when its check fail
   deliver ...                  deliver moto's Imported events to the daemon, N times each
   wait-filed ...               wait until one issue per finding exists and every finding is
                                NOTIFIED with its issue key
+  echoes ...                   deliver Security Hub's echoes of those write-backs: absorbed
   close ...                    close one issue in the sandbox as a human; print its key
   wait-closed ...              wait until that issue's finding is RESOLVED
 
@@ -24,7 +26,6 @@ Secrets come from the environment and are never printed.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import random
@@ -143,9 +144,8 @@ def sample_findings(fixture: dict[str, Any], accounts: list[str],
     for account in accounts:
         for region in regions:
             f = json.loads(text.replace(FIXTURE_ACCOUNT, account).replace(FIXTURE_REGION, region))
-            f = copy.deepcopy(f)
-            suffix = f"{n:04x}"
-            f["Id"] = re.sub(r"/finding/[0-9a-f]+$", "/finding/" + "de300000" * 3 + "0000" + suffix, f["Id"])
+            # 32 hex digits like a GuardDuty finding id, the last ones counting.
+            f["Id"] = re.sub(r"/finding/[0-9a-f]+$", f"/finding/{'de30' * 6}{n:08x}", f["Id"])
             f["ProductName"] = "GuardDuty"
             f["CompanyName"] = "Amazon"
             f["Region"] = region
@@ -212,17 +212,57 @@ def cmd_deliver(args) -> None:
                             headers={"x-api-key": key})
         if status != 202:
             fail(f"POST /v1/events: HTTP {status}: {body}")
-    print(f"{len(deliveries)} deliveries ({len(events)} findings × {args.times}), all 202 Accepted")
+    print(f"{len(deliveries)} deliveries ({len(events)} findings × {args.times}), "
+          "all 202 Accepted")
+
+
+def cmd_echoes(args) -> None:
+    """Security Hub emits an Imported event for every write-back too; deployed, those echoes
+    reach the relay (moto does not call API destinations, so the demo delivers them). They must
+    be absorbed: no new issue, no further write to Security Hub."""
+    query = urllib.parse.urlencode({"account": args.hub_account, "region": args.hub_region})
+    events_url = f"{moto_endpoint()}/_fb/securityhub/events?{query}"
+    before = get_json(events_url)
+    ids = set(read_ids(args.ids))
+    echoes = [e for e in before if e["detail"]["findings"][0]["Id"] in ids
+              and e["detail"]["findings"][0]["Workflow"]["Status"] != "NEW"]
+    if len(echoes) < len(ids):
+        fail(f"expected an echo event per finding in moto, found {len(echoes)}")
+    key = os.environ[args.key_env]
+    for event in echoes:
+        status, body = http("POST", f"{args.daemon}/v1/events", raw=json.dumps(event).encode(),
+                            headers={"x-api-key": key})
+        if status != 202:
+            fail(f"POST /v1/events: HTTP {status}: {body}")
+
+    def idle():
+        queues = get_json(f"{args.daemon}/v1/status").get("queues", {})
+        return queues.get("inbox") == 0 and queues.get("outbox") == 0, queues
+
+    wait_for("the echoes handled", idle, args.timeout)
+    issues = len(sandbox_issues(args.sandbox))
+    after = len(get_json(events_url))
+    if issues != len(ids):
+        fail(f"{issues} issues after the echoes, expected {len(ids)}")
+    if after != len(before):
+        fail(f"the echoes caused {after - len(before)} further Security Hub writes")
+    print(f"{len(echoes)} echo events (Security Hub's own Imported events for the write-backs) "
+          f"delivered: absorbed, still {issues} issues, no further Security Hub write")
 
 
 def sandbox_issues(sandbox: str) -> list[dict[str, Any]]:
     return get_json(f"{sandbox}/_sandbox/issues")
 
 
+# Every issue description ends with this marker and the finding key (the ASFF Id for GuardDuty):
+# fb_model::template::MARKER_PREFIX. Read here to tell which finding an issue belongs to.
+MARKER_PREFIX = "findings-bridge: "
+
+
 def marker(issue: dict[str, Any]) -> str | None:
     for line in reversed((issue.get("description") or "").splitlines()):
-        if line.startswith("findings-bridge: "):
-            return line[len("findings-bridge: "):].strip()
+        if line.startswith(MARKER_PREFIX):
+            return line[len(MARKER_PREFIX):].strip()
     return None
 
 
@@ -230,11 +270,10 @@ def cmd_wait_filed(args) -> None:
     ids = read_ids(args.ids)
 
     def idle():
-        status = get_json(f"{args.daemon}/v1/status")
-        queues = status.get("queues", {})
-        ok = queues.get("inbox") == 0 and queues.get("outbox") == 0 \
-            and len(sandbox_issues(args.sandbox)) >= len(ids)
-        return ok, {"queues": queues, "issues": len(sandbox_issues(args.sandbox))}
+        queues = get_json(f"{args.daemon}/v1/status").get("queues", {})
+        filed = len(sandbox_issues(args.sandbox))
+        ok = queues.get("inbox") == 0 and queues.get("outbox") == 0 and filed >= len(ids)
+        return ok, {"queues": queues, "issues": filed}
 
     wait_for("every delivery handled", idle, args.timeout)
 
@@ -317,6 +356,13 @@ def cmd_free_port(_args) -> None:
         print(s.getsockname()[1])
 
 
+def cmd_versions(_args) -> None:
+    import boto3
+    import moto
+
+    print(f"moto {moto.__version__}, boto3 {boto3.__version__}")
+
+
 def cmd_secret(_args) -> None:
     print(secrets.token_urlsafe(24))
 
@@ -369,6 +415,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("free-port").set_defaults(run=cmd_free_port)
     sub.add_parser("secret").set_defaults(run=cmd_secret)
+    sub.add_parser("versions").set_defaults(run=cmd_versions)
     p = sub.add_parser("wait-line")
     p.add_argument("file")
     p.add_argument("prefix")
@@ -405,6 +452,11 @@ def main() -> None:
     p.add_argument("--key-env", required=True)
     p.add_argument("--times", type=int, default=3)
     p.set_defaults(run=cmd_deliver)
+    p = sub.add_parser("echoes", parents=[hub])
+    p.add_argument("--daemon", required=True)
+    p.add_argument("--sandbox", required=True)
+    p.add_argument("--key-env", required=True)
+    p.set_defaults(run=cmd_echoes)
     p = sub.add_parser("wait-filed", parents=[hub])
     p.add_argument("--daemon", required=True)
     p.add_argument("--sandbox", required=True)
