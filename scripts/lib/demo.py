@@ -342,9 +342,12 @@ def cmd_wait_closed(args) -> None:
               for i in ids if i != target]
     if any(s != "NOTIFIED" for s in others):
         fail(f"the other findings changed too: {others}")
+    issues = sandbox_issues(args.sandbox)
+    if len(issues) != len(ids):
+        fail(f"{len(issues)} issues in Backlog after the restart, expected {len(ids)}")
     print(f"finding {target.rsplit('/', 1)[-1]}: Workflow {f['Workflow']['Status']}, "
           f"note: {f['Note']['Text'].splitlines()[0]}")
-    print(f"the other {len(others)} findings: still NOTIFIED")
+    print(f"the other {len(others)} findings: still NOTIFIED; still {len(issues)} issues")
 
 
 # --- process plumbing -------------------------------------------------------------------------
@@ -466,6 +469,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.set_defaults(run=cmd_close)
     p = sub.add_parser("wait-closed", parents=[hub])
+    p.add_argument("--sandbox", required=True)
     p.add_argument("--closed", required=True)
     p.set_defaults(run=cmd_wait_closed)
 
