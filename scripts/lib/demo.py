@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import Any, NoReturn
 
 # moto's default account (the key `test` lands there) and the role server.py lets anyone
 # assume, so that the demo can act inside every emulated account.
@@ -48,7 +48,7 @@ FIXTURE_REGION = "us-east-1"
 SEVERITIES = [("HIGH", 70), ("MEDIUM", 40), ("LOW", 20), ("CRITICAL", 90)]
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"FAILED: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
@@ -70,6 +70,8 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
     except urllib.error.HTTPError as e:
         text = e.read().decode(errors="replace")
         status = e.code
+    except (urllib.error.URLError, OSError) as e:
+        fail(f"{method} {url.split('?')[0]}: {e}")
     try:
         return status, json.loads(text) if text else None
     except json.JSONDecodeError:
