@@ -4,7 +4,7 @@
 //! Must not: do work itself; tasks (worker, scheduler, reload) and handlers do.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -46,7 +46,9 @@ pub struct Shared {
     /// Wakes the pipeline worker (an event was accepted, an engine became ready).
     pub wake: Notify,
     engine: RwLock<Option<Arc<dyn Engine>>>,
-    scheduler: OnceLock<SchedulerHandle>,
+    scheduler: RwLock<Option<SchedulerHandle>>,
+    /// Asks the supervisor to rebuild the scheduler (the schedules changed on reload).
+    pub reschedule: Notify,
     hints: Mutex<VecDeque<WebhookHint>>,
     /// Wakes the closure sync's hint loop when a hint arrives.
     pub hint_wake: Notify,
@@ -80,7 +82,8 @@ impl Shared {
             started_at,
             wake: Notify::new(),
             engine: RwLock::new(None),
-            scheduler: OnceLock::new(),
+            scheduler: RwLock::new(None),
+            reschedule: Notify::new(),
             hints: Mutex::new(VecDeque::new()),
             hint_wake: Notify::new(),
         }
@@ -99,16 +102,18 @@ impl Shared {
     }
 
     pub fn set_scheduler(&self, handle: SchedulerHandle) {
-        let _ = self.scheduler.set(handle);
+        *self.scheduler.write().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
 
-    pub fn scheduler(&self) -> Option<&SchedulerHandle> {
-        self.scheduler.get()
+    pub fn scheduler(&self) -> Option<SchedulerHandle> {
+        self.scheduler
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn job_records(&self) -> JobRecords {
-        self.scheduler
-            .get()
+        self.scheduler()
             .map(|s| s.records().clone())
             .unwrap_or_default()
     }

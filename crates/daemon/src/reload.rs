@@ -75,11 +75,15 @@ pub async fn reload(shared: &Shared, backend: &dyn Backend) -> ReloadOutcome {
         hash: hash.clone(),
         loaded_at: Some(runtime.loaded_at),
     });
+    let schedules_changed = runtime.config.schedules != current.config.schedules;
     shared.runtime.replace(runtime);
     shared.set_engine(engine);
     shared.metrics.config_reload("applied");
-    tracing::info!(config_hash = %hash, "configuration reloaded");
-    if let Some(scheduler) = shared.scheduler() {
+    tracing::info!(config_hash = %hash, schedules_changed, "configuration reloaded");
+    if schedules_changed {
+        // The supervisor rebuilds the scheduler and then triggers the reconcile.
+        shared.reschedule.notify_one();
+    } else if let Some(scheduler) = shared.scheduler() {
         scheduler.trigger("reconcile");
     }
     ReloadOutcome::Applied { hash }

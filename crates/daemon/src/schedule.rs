@@ -222,6 +222,12 @@ impl Scheduler {
         }
     }
 
+    /// Keeps recording into `records` (a scheduler rebuilt on reload keeps the history).
+    pub fn with_records(mut self, records: JobRecords) -> Self {
+        self.records = records;
+        self
+    }
+
     pub fn with_observer(mut self, observer: RunObserver) -> Self {
         self.observer = Some(observer);
         self

@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::Shared;
 use crate::backend::{chain, Backend};
-use crate::schedule::{JobFn, JobSpec, Scheduler};
+use crate::schedule::{JobFn, JobRecords, JobSpec, Scheduler};
 use crate::status::condition;
 
 const MAX_PREPARE_RETRY: Duration = Duration::from_secs(300);
@@ -64,15 +64,34 @@ pub(crate) async fn supervise(
     });
     tracing::info!("ready");
 
-    let scheduler = Scheduler::new(jobs(&shared), shared.clock.clone()).with_observer({
-        let metrics = shared.metrics.clone();
-        Arc::new(move |job: &str, d: Duration, ok: bool| metrics.job_finished(job, d, ok))
-    });
-    let (handle, mut set) = scheduler.start();
-    shared.set_scheduler(handle.clone());
-    let _ = stop.wait_for(|v| *v).await;
-    handle.stop();
-    while set.join_next().await.is_some() {}
+    let records = JobRecords::default();
+    let mut rescheduled = false;
+    loop {
+        // Built from the current config: a reload that changes `schedules` rebuilds it.
+        let scheduler = Scheduler::new(jobs(&shared), shared.clock.clone())
+            .with_records(records.clone())
+            .with_observer({
+                let metrics = shared.metrics.clone();
+                Arc::new(move |job: &str, d: Duration, ok: bool| metrics.job_finished(job, d, ok))
+            });
+        let (handle, mut set) = scheduler.start();
+        shared.set_scheduler(handle.clone());
+        if rescheduled {
+            // The reload that changed the schedules asks for a reconcile like any other.
+            handle.trigger("reconcile");
+        }
+        let stopping = tokio::select! {
+            _ = stop.wait_for(|v| *v) => true,
+            _ = shared.reschedule.notified() => false,
+        };
+        handle.stop();
+        while set.join_next().await.is_some() {}
+        if stopping {
+            return;
+        }
+        tracing::info!("schedules changed: scheduler rebuilt");
+        rescheduled = true;
+    }
 }
 
 /// The scheduled jobs from `schedules` (`closure_sync` only when the engine has closure sync).

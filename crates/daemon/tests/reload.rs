@@ -116,3 +116,41 @@ async fn reload_whose_backend_cannot_prepare_is_refused() {
     assert!(status.ready, "the running engine is still ready");
     d.stop().await.0.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_schedules_rebuild_the_scheduler_and_keep_its_history() {
+    let control = Arc::new(FakeControl::default());
+    let d = TestDaemon::start(Arc::new(FakeBackend(control.clone())), true).await;
+    d.until("the start-up backfill ran", || async {
+        d.status()
+            .await
+            .jobs
+            .get("backfill")
+            .is_some_and(|j| j.runs == 1)
+    })
+    .await;
+    let text = std::fs::read_to_string(&d.config_path).unwrap();
+    let changed = text.replace(
+        "  reconcile: \"0 0 0 1 1 * 2099\"",
+        "  reconcile: \"0 0 0 1 1 * 2098\"",
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&d.config_path, changed).unwrap();
+    d.until("the rebuilt scheduler triggered a reconcile", || async {
+        d.status()
+            .await
+            .jobs
+            .get("reconcile")
+            .is_some_and(|j| j.runs == 1)
+    })
+    .await;
+    let jobs = d.status().await.jobs;
+    assert_eq!(
+        jobs["reconcile"].next_run,
+        Some("2098-01-01T00:00:00Z".parse().unwrap()),
+        "the new schedule is in force"
+    );
+    assert!(jobs["backfill"].runs >= 1, "the history is kept: {jobs:?}");
+    assert_eq!(control.reconciles.load(Ordering::SeqCst), 1);
+    d.stop().await.0.unwrap();
+}
