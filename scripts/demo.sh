@@ -229,7 +229,7 @@ fb backlog webhook install --url "$daemon_url" 2>&1 | indent
 closed="$work/closed.json"
 py close --sandbox "$sandbox_url" --out "$closed" | indent
 py wait-closed "${hub[@]}" --ids "$ids" --closed "$closed" --sandbox "$sandbox_url" \
-    --timeout 30 | indent
+    --daemon "$daemon_url" --timeout 30 | indent
 
 # ---------------------------------------------------------------------------------------------
 step "6. findings-bridge status; stop everything; no secret was written anywhere"

@@ -350,6 +350,9 @@ def cmd_wait_closed(args) -> None:
     print(f"finding {target.rsplit('/', 1)[-1]}: Workflow {f['Workflow']['Status']}, "
           f"note: {f['Note']['Text'].splitlines()[0]}")
     print(f"the other {len(others)} findings: still NOTIFIED; still {len(issues)} issues")
+    hints = get_json(f"{args.daemon}/v1/status").get("webhook", {}).get("hints_received", 0)
+    print("closure sync was told by Backlog's webhook" if hints else
+          "closure sync found the closure by polling (no webhook arrived)")
 
 
 # --- process plumbing -------------------------------------------------------------------------
@@ -472,6 +475,7 @@ def main() -> None:
     p.set_defaults(run=cmd_close)
     p = sub.add_parser("wait-closed", parents=[hub])
     p.add_argument("--sandbox", required=True)
+    p.add_argument("--daemon", required=True)
     p.add_argument("--closed", required=True)
     p.set_defaults(run=cmd_wait_closed)
 
