@@ -5,7 +5,7 @@
 //! secrets the daemon resolved and any `apiKey=` value — a last line of defence; the code
 //! itself never logs a secret. Must not: write to stdout (command output goes there).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -17,6 +17,8 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal, not in files and journals.
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(ScrubbedStderr);
     // A second init (tests calling main twice) keeps the first subscriber.
     let _ = match format {
