@@ -64,8 +64,9 @@ fn event_body(n: usize, delivery: usize) -> String {
     .to_string()
 }
 
-/// Imports findings `0..count` into moto's Security Hub (Workflow NOTIFIED: see the header).
-async fn import_findings(moto: &Moto, count: usize) {
+/// Imports findings `0..count` into moto's Security Hub with Workflow `workflow` (NOTIFIED
+/// for the delivery tests: see the header).
+async fn import_findings(moto: &Moto, count: usize, workflow: WorkflowStatus) {
     let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
     let all: Vec<AwsSecurityFinding> = (0..count)
         .map(|n| {
@@ -95,7 +96,7 @@ async fn import_findings(moto: &Moto, count: usize) {
                         .build(),
                 )
                 .record_state(RecordState::Active)
-                .workflow(Workflow::builder().status(WorkflowStatus::Notified).build())
+                .workflow(Workflow::builder().status(workflow.clone()).build())
                 .build()
         })
         .collect();
@@ -144,6 +145,14 @@ struct World {
 
 impl World {
     async fn new(findings: usize, sandbox_args: &[&str]) -> World {
+        Self::with_workflow(findings, sandbox_args, WorkflowStatus::Notified).await
+    }
+
+    async fn with_workflow(
+        findings: usize,
+        sandbox_args: &[&str],
+        workflow: WorkflowStatus,
+    ) -> World {
         let moto = Moto::start().unwrap();
         let mut args = vec![
             "--rate-read",
@@ -156,7 +165,7 @@ impl World {
         args.extend_from_slice(sandbox_args);
         let sandbox = Sandbox::start_with(&args);
         moto.create_execution_role(ACCOUNT, ROLE).await.unwrap();
-        import_findings(&moto, findings).await;
+        import_findings(&moto, findings, workflow).await;
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("findings-bridge.yaml");
         std::fs::write(
@@ -491,6 +500,21 @@ fn sigterm_during_a_burst_exits_zero_and_loses_nothing() {
         }
         let retry = Arc::new(Mutex::new(Outcomes::default()));
         send(daemon.base_url.clone(), failed, retry.clone()).await;
+        world
+            .expect_all_done(COUNT, &daemon, Duration::from_secs(120))
+            .await;
+        assert_eq!(world.sandbox.issues().await.len(), COUNT);
+    });
+}
+
+#[test]
+fn backfill_at_start_files_findings_no_event_delivered() {
+    block_on(|| async {
+        // Findings still NEW in Security Hub (their events were lost while the daemon was
+        // down past EventBridge's retries): the start-up backfill feeds them to the pipeline.
+        const COUNT: usize = 12;
+        let world = World::with_workflow(COUNT, &[], WorkflowStatus::New).await;
+        let daemon = world.start();
         world
             .expect_all_done(COUNT, &daemon, Duration::from_secs(120))
             .await;
