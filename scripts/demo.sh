@@ -88,11 +88,16 @@ trap 'exit 143' TERM
 
 # start NAME COMMAND…: runs COMMAND in the background (stdout to NAME.out, stderr to NAME.log)
 # and remembers its pid for the cleanup. Background jobs of a script ignore Ctrl-C, so the
-# trap above is what stops them.
+# trap above is what stops them. Where util-linux's setpriv is available, each child also gets
+# SIGTERM from the kernel if this script dies without running its trap (kill -9).
+lifeline=()
+if command -v setpriv >/dev/null 2>&1 && setpriv --pdeathsig TERM true 2>/dev/null; then
+    lifeline=(setpriv --pdeathsig TERM --)
+fi
 start() {
     local name=$1
     shift
-    "$@" >"$logs/$name.out" 2>"$logs/$name.log" </dev/null &
+    "${lifeline[@]}" "$@" >"$logs/$name.out" 2>"$logs/$name.log" </dev/null &
     pids+=("$!")
     names+=("$name")
 }
