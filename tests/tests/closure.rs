@@ -63,47 +63,68 @@ fn finding_json(n: usize) -> Value {
     })
 }
 
+/// Finding `n` as its provider sends it to Security Hub.
+fn sdk_finding(
+    n: usize,
+    updated_at: &str,
+    record_state: RecordState,
+    workflow: WorkflowStatus,
+) -> AwsSecurityFinding {
+    AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(finding_id(n))
+        .product_arn(PRODUCT_ARN)
+        .product_name("GuardDuty")
+        .generator_id(format!(
+            "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"
+        ))
+        .aws_account_id(ACCOUNT)
+        .region(REGION)
+        .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
+        .created_at("2026-01-01T00:00:00.000Z")
+        .updated_at(updated_at)
+        .severity(
+            Severity::builder()
+                .label(SeverityLabel::High)
+                .normalized(70)
+                .build(),
+        )
+        .title(format!("Unprotected port on instance {n} is being probed"))
+        .description("An unprotected port is being probed by a known malicious host.")
+        .resources(
+            Resource::builder()
+                .r#type("AwsEc2Instance")
+                .id(format!("i-{n:017}"))
+                .build(),
+        )
+        .record_state(record_state)
+        .workflow(Workflow::builder().status(workflow).build())
+        .build()
+}
+
 /// Imports the findings with Workflow NOTIFIED, so the start-up backfill (NEW findings) finds
 /// nothing and every issue comes from a delivered event.
 async fn import_findings(moto: &Moto) {
-    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
     let all: Vec<AwsSecurityFinding> = (0..FINDINGS)
         .map(|n| {
-            AwsSecurityFinding::builder()
-                .schema_version("2018-10-08")
-                .id(finding_id(n))
-                .product_arn(PRODUCT_ARN)
-                .product_name("GuardDuty")
-                .generator_id(format!(
-                    "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"
-                ))
-                .aws_account_id(ACCOUNT)
-                .region(REGION)
-                .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
-                .created_at("2026-01-01T00:00:00.000Z")
-                .updated_at("2026-01-01T00:00:00.000Z")
-                .severity(
-                    Severity::builder()
-                        .label(SeverityLabel::High)
-                        .normalized(70)
-                        .build(),
-                )
-                .title(format!("Unprotected port on instance {n} is being probed"))
-                .description("An unprotected port is being probed by a known malicious host.")
-                .resources(
-                    Resource::builder()
-                        .r#type("AwsEc2Instance")
-                        .id(format!("i-{n:017}"))
-                        .build(),
-                )
-                .record_state(RecordState::Active)
-                .workflow(Workflow::builder().status(WorkflowStatus::Notified).build())
-                .build()
+            sdk_finding(
+                n,
+                "2026-01-01T00:00:00.000Z",
+                RecordState::Active,
+                WorkflowStatus::Notified,
+            )
         })
         .collect();
+    provider_import(moto, all).await;
+}
+
+/// BatchImportFindings, as a provider calls it (Security Hub keeps Workflow and Note of known
+/// findings and resets them to NEW when one goes ARCHIVED → ACTIVE).
+async fn provider_import(moto: &Moto, findings: Vec<AwsSecurityFinding>) {
+    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
     let out = hub
         .batch_import_findings()
-        .set_findings(Some(all))
+        .set_findings(Some(findings))
         .send()
         .await
         .unwrap();
@@ -761,5 +782,147 @@ fn direct_delivery_issues_are_adopted_notified_and_duplicates_closed() {
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    });
+}
+
+// --- Security Hub → Backlog lifecycle with closure sync running: no ping-pong.
+
+impl World {
+    /// Forwards the Imported events emitted since `seen` to the daemon, as EventBridge would
+    /// (the managed rule lets lifecycle changes of tracked findings through); returns the new
+    /// count.
+    async fn forward_events(&self, daemon: &Daemon, seen: usize) -> usize {
+        let events = self.moto.imported_events(ACCOUNT, REGION).await.unwrap();
+        for event in &events[seen..] {
+            self.deliver(daemon, event.to_string()).await;
+        }
+        events.len()
+    }
+
+    async fn issue(&self, key: &str) -> Value {
+        self.sandbox
+            .issues()
+            .await
+            .into_iter()
+            .find(|i| i["issueKey"] == key)
+            .unwrap_or_else(|| panic!("no issue {key}"))
+    }
+
+    /// Waits until `check` holds for issue `key`.
+    async fn until_issue(
+        &self,
+        daemon: &Daemon,
+        key: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let issue = self.issue(key).await;
+            if check(&issue) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{key}: {what}: {issue}\ndaemon log:\n{}",
+                daemon.log()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+#[test]
+fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_ping_pong() {
+    block_on(|| async {
+        let w = World::new().await;
+        let daemon = w.start("* * * * * *");
+        const TRACKED: usize = 5;
+        for n in 0..TRACKED {
+            let body = fb_model::finding::asff_event(
+                finding_json(n),
+                &format!("lifecycle-event-{n}"),
+                "2026-01-01T00:00:00Z",
+            )
+            .to_string();
+            w.deliver(&daemon, body).await;
+        }
+        w.until_status(&daemon, "every finding filed", |s| {
+            idle(s) && s["counters"]["issues_created"] == TRACKED
+        })
+        .await;
+        let keys = w.issue_keys().await;
+        let key = |n: usize| keys[&finding_id(n)].clone();
+        let notified: Vec<_> = (0..TRACKED)
+            .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
+            .collect();
+        w.expect_workflows(&daemon, &notified).await;
+        let mut seen = w.forward_events(&daemon, 0).await;
+
+        // The provider archives 3 (a new UpdatedAt): comment + issue closed (close_issue_on defaults to archived).
+        let archived = (0..3)
+            .map(|n| {
+                sdk_finding(
+                    n,
+                    "2026-01-02T00:00:00.000Z",
+                    RecordState::Archived,
+                    WorkflowStatus::New,
+                )
+            })
+            .collect();
+        provider_import(&w.moto, archived).await;
+        seen = w.forward_events(&daemon, seen).await;
+        for n in 0..3 {
+            w.until_issue(&daemon, &key(n), "closed with a comment", |i| {
+                i["status"]["id"] == 4 && i["comments"].to_string().contains("archived")
+            })
+            .await;
+        }
+
+        // 2 come back: Security Hub resets them to NEW; the same issues reopen, NOTIFIED again.
+        let active = (0..2)
+            .map(|n| {
+                sdk_finding(
+                    n,
+                    "2026-01-03T00:00:00.000Z",
+                    RecordState::Active,
+                    WorkflowStatus::New,
+                )
+            })
+            .collect();
+        provider_import(&w.moto, active).await;
+        seen = w.forward_events(&daemon, seen).await;
+        for n in 0..2 {
+            w.until_issue(&daemon, &key(n), "reopened", |i| i["status"]["id"] == 1)
+                .await;
+        }
+        let back: Vec<_> = (0..2)
+            .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
+            .collect();
+        w.expect_workflows(&daemon, &back).await;
+        assert_eq!(w.issue_keys().await.len(), TRACKED, "no second issue");
+
+        // Our own closes and reopens are echoes for closure sync: finding 2 (archived, its
+        // issue closed by us) is not resolved; echoes of our write-backs change nothing.
+        w.until_status(&daemon, "queues empty", idle).await;
+        seen = w.forward_events(&daemon, seen).await;
+        w.until_status(&daemon, "echoes handled", idle).await;
+        let requests_before = w.sandbox.requests().await.len();
+        let runs_before = closure_runs(&w.status(&daemon).await);
+        w.until_status(&daemon, "four more polls", |s| {
+            closure_runs(s) >= runs_before + 4
+        })
+        .await;
+        let requests = w.sandbox.requests().await;
+        for r in &requests[requests_before..] {
+            assert_eq!(r["method"], "GET", "a write to Backlog while quiet: {r}");
+        }
+        assert_eq!(
+            w.moto.imported_events(ACCOUNT, REGION).await.unwrap().len(),
+            seen,
+            "no Security Hub write while quiet"
+        );
+        assert_eq!(w.finding(2).await["Workflow"]["Status"], "NOTIFIED");
+        assert_eq!(w.finding(2).await["RecordState"], "ARCHIVED");
     });
 }
