@@ -149,6 +149,7 @@ impl FindingsWriter for SecurityHubWriter {
         const OP: &str = "securityhub:GetFindings";
         let client = self.client().await?;
         let filters = fb_aws::securityhub::FindingFilters {
+            ids: query.finding_ids.clone(),
             product_names: query.product_names.clone(),
             workflow_statuses: query.workflow_statuses.clone(),
             record_states: query.record_states.clone(),
