@@ -171,3 +171,43 @@ pub fn render(base: &str, v: &StatusView) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fb_daemon::status::{ConfigErrorInfo, PlaceStatus};
+
+    #[test]
+    fn renders_places_refusals_and_problems() {
+        let mut view = StatusView {
+            version: "0.1.0".into(),
+            ready: true,
+            ..StatusView::default()
+        };
+        view.config.hash = "0123456789abcdef0123".into();
+        view.reconcile.push(PlaceStatus {
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            time: None,
+            result: "failed".into(),
+            drift: 2,
+            error: Some("AccessDenied".into()),
+        });
+        view.last_config_error = Some(ConfigErrorInfo {
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            hash: None,
+            errors: vec!["f.yaml:1:10: version: must be 1".into()],
+        });
+        let text = render("http://127.0.0.1:8080", &view);
+        assert!(text.starts_with("findings-bridge 0.1.0 at http://127.0.0.1:8080: ready\n"));
+        assert!(text.contains("(sha256 0123456789ab)"), "{text}");
+        assert!(text.contains("111111111111 us-east-1"), "{text}");
+        assert!(
+            text.contains("  f.yaml:1:10: version: must be 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("problems:\n"), "{text}");
+        assert!(text.contains("  - reconcile of 111111111111 us-east-1 failed: AccessDenied\n"));
+        assert!(!text.contains("healthy"));
+    }
+}
