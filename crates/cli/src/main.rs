@@ -17,7 +17,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "findings-bridge", version, about, long_about = None)]
 pub struct Cli {
     /// Desired-state file. Defaults to $FINDINGS_BRIDGE_CONFIG, then ./findings-bridge.yaml.
-    #[arg(short = 'c', long = "config", global = true, env = "FINDINGS_BRIDGE_CONFIG")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        env = "FINDINGS_BRIDGE_CONFIG"
+    )]
     pub config: Option<PathBuf>,
 
     /// Log format on stderr.
