@@ -27,5 +27,7 @@ if [ -z "${FB_TEST_BIN_DIR:-}" ]; then
     export FB_TEST_BIN_DIR=$root/target/$profile
 fi
 cargo build -p fb-e2e --example bench_e2e >&2
+# Other processes share the 2 cores: say how busy the machine was when the run began.
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) at $(date -u +%FT%TZ)"
 echo "== bench_e2e with $FB_TEST_BIN_DIR/findings-bridge"
 "$root/target/debug/examples/bench_e2e" "$@"

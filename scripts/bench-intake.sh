@@ -42,6 +42,8 @@ else
     noop=$bindir/examples/noop_ingest
 fi
 
+# Other processes share the 2 cores: say how busy the machine was when the run began.
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) at $(date -u +%FT%TZ)"
 work=$(mktemp -d)
 pids=()
 cleanup() {

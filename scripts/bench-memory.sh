@@ -37,6 +37,8 @@ else
     bindir=$root/target/$profile
 fi
 
+# Other processes share the 2 cores: say how busy the machine was when the run began.
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) at $(date -u +%FT%TZ)"
 work=$(mktemp -d)
 pids=()
 cleanup() {
