@@ -82,6 +82,15 @@ async fn no_secret_appears_in_any_log_line() {
     })
     .await;
 
+    // One 429 on the way: the client waits for the reset and retries (counted below).
+    let faults = d
+        .http
+        .post(format!("{sandbox_url}/_sandbox/faults"))
+        .json(&serde_json::json!({"rate_limit_next": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(faults.status().is_success());
     let event = asff_event(1, "GuardDuty").to_string();
     assert_eq!(
         d.post_event(Some(&secrets.ingest_key), event.clone())
@@ -121,6 +130,14 @@ async fn no_secret_appears_in_any_log_line() {
         metrics.contains(
             r#"findings_bridge_backlog_calls_total{operation="create_issue",outcome="ok"} 1"#
         ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"findings_bridge_rate_limit_waits_total{service="backlog"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"outcome="rate_limited"} 1"#),
         "{metrics}"
     );
     d.stop().await.0.unwrap();
