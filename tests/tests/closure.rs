@@ -926,3 +926,62 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         assert_eq!(w.finding(2).await["RecordState"], "ARCHIVED");
     });
 }
+
+#[test]
+fn lifecycle_changes_whose_events_were_lost_are_found_by_rechecking_security_hub() {
+    block_on(|| async {
+        let w = World::new().await;
+        w.write_config(NEVER, false);
+        let text = std::fs::read_to_string(w.config_path()).unwrap();
+        let text = text.replace(
+            &format!("backfill: \"{NEVER}\""),
+            "backfill: \"*/2 * * * * *\"",
+        );
+        std::fs::write(w.config_path(), text).unwrap();
+        let daemon = Daemon::start(&w.config_path(), &w.env).unwrap();
+        for n in 0..3 {
+            let body = fb_model::finding::asff_event(
+                finding_json(n),
+                &format!("recheck-event-{n}"),
+                "2026-01-01T00:00:00Z",
+            )
+            .to_string();
+            w.deliver(&daemon, body).await;
+        }
+        w.until_status(&daemon, "every finding filed", |s| {
+            idle(s) && s["counters"]["issues_created"] == 3
+        })
+        .await;
+        let keys = w.issue_keys().await;
+        let first = keys[&finding_id(0)].clone();
+        w.expect_workflows(&daemon, &[(0, "NOTIFIED", format!("Backlog {first}"))])
+            .await;
+
+        // Archived by its provider; the Imported event never reaches the daemon.
+        let archived = sdk_finding(
+            0,
+            "2026-01-02T00:00:00.000Z",
+            RecordState::Archived,
+            WorkflowStatus::New,
+        );
+        provider_import(&w.moto, vec![archived]).await;
+        w.until_issue(&daemon, &first, "closed with a comment", |i| {
+            i["status"]["id"] == 4 && i["comments"].to_string().contains("archived")
+        })
+        .await;
+
+        // Back (Security Hub resets it to NEW); again no event delivered.
+        let back = sdk_finding(
+            0,
+            "2026-01-03T00:00:00.000Z",
+            RecordState::Active,
+            WorkflowStatus::New,
+        );
+        provider_import(&w.moto, vec![back]).await;
+        w.until_issue(&daemon, &first, "reopened", |i| i["status"]["id"] == 1)
+            .await;
+        w.expect_workflows(&daemon, &[(0, "NOTIFIED", format!("Backlog {first}"))])
+            .await;
+        assert_eq!(w.issue_keys().await.len(), 3, "no second issue");
+    });
+}

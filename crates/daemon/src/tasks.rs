@@ -170,7 +170,12 @@ fn backfill_job(shared: &Arc<Shared>) -> JobFn {
         let shared = shared.clone();
         Box::pin(async move {
             let engine = shared.engine().ok_or("the engine is not ready")?;
-            let summary = engine.backfill().await.map_err(|e| chain(e.as_ref()))?;
+            let mut summary = engine.backfill().await.map_err(|e| chain(e.as_ref()))?;
+            // The findings behind tracked issues too: lifecycle changes whose events were lost.
+            if let Some(closure) = engine.closure() {
+                let recheck = closure.recheck_findings().await.map_err(|e| chain(&e))?;
+                summary = format!("{summary}; {}", recheck.summary());
+            }
             shared.wake.notify_one();
             Ok(summary)
         })

@@ -22,6 +22,7 @@
 mod adopt;
 mod decide;
 pub mod fake;
+mod recheck;
 mod source;
 
 use std::collections::BTreeSet;
@@ -33,6 +34,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 
 pub use decide::{decide, ClosurePolicy, Decision, NOTIFIED, RESOLVED, SUPPRESSED};
+pub use recheck::RecheckReport;
 pub use source::{
     ActivityRef, ActivitySource, IssueView, Named, ACTIVITY_ISSUES_BULK_UPDATED,
     ACTIVITY_ISSUE_CREATED, ACTIVITY_ISSUE_DELETED, ACTIVITY_ISSUE_UPDATED, ACTIVITY_PAGE,
@@ -102,6 +104,8 @@ pub enum ClosureError {
     Store(#[source] StoreError),
     #[error("reading Backlog failed during closure sync")]
     Backlog(#[source] TrackerError),
+    #[error("reading Security Hub failed during closure sync")]
+    SecurityHub(#[source] crate::writer::WriterError),
     #[error("the stored closure cursor {value:?} is not an activity id")]
     Cursor { value: String },
 }

@@ -525,3 +525,83 @@ async fn without_direct_rules_creations_are_not_read() {
     assert_eq!((report.activities, report.adopted), (0, 0));
     assert_eq!(h.writer.get_calls(), 0);
 }
+
+// --- Re-reading the findings behind tracked issues.
+
+/// Security Hub's copy of mapping `n`'s finding, with this record state and workflow.
+fn hub_copy(n: usize, record_state: &str, workflow: &str) -> serde_json::Value {
+    let m = mapping(n);
+    serde_json::json!({
+        "SchemaVersion": "2018-10-08",
+        "Id": m.finding_id,
+        "ProductArn": m.product_arn,
+        "ProductName": "GuardDuty",
+        "GeneratorId": "d",
+        "AwsAccountId": "111111111111",
+        "Region": "us-east-1",
+        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
+        "CreatedAt": "2026-01-01T00:00:00.000Z",
+        "UpdatedAt": "2026-01-01T00:00:00.000Z",
+        "Severity": {"Label": "HIGH", "Normalized": 70},
+        "Title": m.title,
+        "Description": "d",
+        "Resources": [{"Type": "AwsEc2Instance", "Id": "i-1"}],
+        "Workflow": {"Status": workflow},
+        "RecordState": record_state
+    })
+}
+
+#[tokio::test]
+async fn recheck_queues_only_findings_that_moved_on() {
+    let h = Harness::new(4);
+    for n in 1..=4 {
+        let mut m = h.stored(n);
+        m.finding_updated_at = Some("2026-01-01T00:00:00.000Z".into());
+        h.store.put_mapping(&m).expect("mapping");
+    }
+    // 1 archived by its provider, 2 unchanged, 3 carrying the RESOLVED we wrote (our echo),
+    // 4 reset to NEW by Security Hub.
+    h.writer.add_finding(hub_copy(1, "ARCHIVED", "NOTIFIED"));
+    h.writer.add_finding(hub_copy(2, "ACTIVE", "NOTIFIED"));
+    let mut ours = h.stored(3);
+    ours.workflow_written = Some(RESOLVED.into());
+    h.store.put_mapping(&ours).expect("mapping");
+    h.writer.add_finding(hub_copy(3, "ACTIVE", "RESOLVED"));
+    h.writer.add_finding(hub_copy(4, "ACTIVE", "NEW"));
+
+    let report = h.sync.recheck_findings().await.expect("recheck");
+    assert_eq!((report.checked, report.calls), (4, 1));
+    assert_eq!((report.queued, report.missing), (2, 0));
+    let queued: Vec<String> = h
+        .store
+        .inbox_pending(10)
+        .expect("inbox")
+        .into_iter()
+        .map(|(_, e)| e.body)
+        .collect();
+    assert_eq!(queued.len(), 2);
+    assert!(queued
+        .iter()
+        .any(|b| b.contains(&mapping(1).finding_id) && b.contains("ARCHIVED")));
+    assert!(queued.iter().any(|b| b.contains(&mapping(4).finding_id)));
+}
+
+#[tokio::test]
+async fn recheck_reads_at_most_100_ids_per_call_and_skips_deleted_issues() {
+    let h = Harness::new(250);
+    let mut gone = h.stored(1);
+    gone.issue_status = IssueStatus::Deleted;
+    h.store.put_mapping(&gone).expect("mapping");
+    let report = h.sync.recheck_findings().await.expect("recheck");
+    assert_eq!(report.checked, 249);
+    assert_eq!(report.calls, 3);
+    assert_eq!(
+        report.missing, 249,
+        "the fake Security Hub has none of them"
+    );
+    assert!(h
+        .writer
+        .queries()
+        .iter()
+        .all(|q| !q.finding_ids.is_empty() && q.finding_ids.len() <= 100));
+}
