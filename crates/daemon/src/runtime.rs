@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use fb_model::config::{Config, ConfigErrors, Delivery, Rule, RulePattern};
+use fb_model::config::{Config, ConfigErrors, Rule};
 use fb_model::finding::{Event, Finding};
 use fb_model::secret::{Secret, SecretResolveError};
 use sha2::{Digest, Sha256};
@@ -123,29 +123,11 @@ impl Runtime {
         })
     }
 
-    /// The enabled relay rule the event belongs to, if any: the first whose `match` block
-    /// accepts one of the event's findings (fields compared directly, so ASFF, OCSF and raw
-    /// GuardDuty are treated alike), or whose raw `event_pattern` matches the event.
+    /// The enabled relay rule the event belongs to, if any — decided exactly as the pipeline
+    /// decides it ([`fb_sync::matching_rule`]), so what intake stores the pipeline handles.
     pub fn relay_rule_for(&self, event: &Event) -> Option<&Rule> {
-        self.config
-            .rules
-            .iter()
-            .filter(|r| r.enabled && r.delivery == Delivery::Relay)
-            .find(|r| match &r.pattern {
-                RulePattern::Match(m) => event.findings.iter().any(|f| {
-                    field_ok(&m.product_names, &f.product_name)
-                        && field_ok(&m.severity_labels, f.severity.as_str())
-                        && field_ok(&m.record_states, &f.record_state)
-                        && field_ok(&m.workflow_statuses, &f.workflow_status)
-                }),
-                RulePattern::Raw(pattern) => fb_model::pattern::matches(pattern, &event.raw),
-            })
+        fb_sync::matching_rule(&self.config, event)
     }
-}
-
-/// An empty list accepts anything (the compiled pattern omits it).
-fn field_ok(allowed: &[String], value: &str) -> bool {
-    allowed.is_empty() || allowed.iter().any(|a| a == value)
 }
 
 /// Keys of the findings an event carries.
