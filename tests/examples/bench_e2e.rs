@@ -384,6 +384,21 @@ fn others_summary(requests: &[Value]) -> String {
     format!("{by:?}")
 }
 
+/// Calls per `METHOD path`, issue keys folded into `:key`.
+fn endpoint_counts(requests: &[Value]) -> String {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for r in requests {
+        let path = r["path"].as_str().unwrap_or("?");
+        let path = match path.strip_prefix("/api/v2/issues/") {
+            Some(rest) if !rest.contains('/') => "/api/v2/issues/:key",
+            _ => path,
+        };
+        let method = r["method"].as_str().unwrap_or("?");
+        *by.entry(format!("{method} {path}")).or_default() += 1;
+    }
+    format!("{by:?}")
+}
+
 /// Checks one issue per finding of `range`; returns the issue count.
 async fn one_issue_each(world: &World, range: std::ops::Range<usize>) -> usize {
     let by = world.issues_by_finding().await;
@@ -521,6 +536,7 @@ async fn close_one_by_one(
 ) {
     let mut latencies = Vec::new();
     let (mut backlog, mut activities, mut buf) = (0, 0, 0);
+    let mut seen: Vec<Value> = Vec::new();
     for (i, (n, key)) in items.iter().enumerate() {
         let wait = jitter.mul_f64(((i * 7 + 3) % 10) as f64 / 10.0);
         tokio::time::sleep(wait).await;
@@ -550,6 +566,7 @@ async fn close_one_by_one(
         let requests = world.sandbox.requests().await;
         let window = &requests[requests_before..];
         backlog += window.len();
+        seen.extend_from_slice(window);
         activities += window
             .iter()
             .filter(|r| {
@@ -572,9 +589,10 @@ async fn close_one_by_one(
         latencies.len()
     );
     println!(
-        "{label}.backlog_calls_per_close: {:.1} (of which activities reads {:.1})",
+        "{label}.backlog_calls_per_close: {:.1} (of which activities reads {:.1}) {}",
         backlog as f64 / k,
-        activities as f64 / k
+        activities as f64 / k,
+        endpoint_counts(&seen)
     );
     println!("{label}.securityhub_calls_per_close: {:.1}", buf as f64 / k);
 }
@@ -658,7 +676,9 @@ async fn closure(world: &World, findings: usize, closes: usize, poll: u64) {
     }
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let backlog = world.sandbox.requests().await.len() - requests_before;
+    let requests = world.sandbox.requests().await;
+    let backlog = requests.len() - requests_before;
+    let by_endpoint = endpoint_counts(&requests[requests_before..]);
     let buf = world.buf_calls(&daemon).await - buf_before;
     println!(
         "closure.bulk.issues: {} closed in one bulk update, all RESOLVED after {:.0} ms",
@@ -666,7 +686,7 @@ async fn closure(world: &World, findings: usize, closes: usize, poll: u64) {
         elapsed.as_secs_f64() * 1000.0
     );
     println!(
-        "closure.bulk.backlog_calls: {backlog} ({:.1} per closed issue)",
+        "closure.bulk.backlog_calls: {backlog} ({:.1} per closed issue) {by_endpoint}",
         backlog as f64 / bulk.len() as f64
     );
     println!("closure.bulk.securityhub_calls: {buf}");
