@@ -16,9 +16,9 @@ pub struct Plan {
 impl Plan {
     /// True when nothing would change (unreadable places are not changes; see `errors`).
     pub fn is_empty(&self) -> bool {
-        self.accounts.iter().all(|a| {
-            a.role_actions.is_empty() && a.regions.iter().all(|r| r.actions.is_empty())
-        })
+        self.accounts
+            .iter()
+            .all(|a| a.role_actions.is_empty() && a.regions.iter().all(|r| r.actions.is_empty()))
     }
 
     /// Number of actions of each kind: (create, update, delete).
@@ -157,5 +157,8 @@ pub enum DesiredResource {
     ApiDestination(ApiDestinationSpec),
     /// The rule without its targets (targets are their own actions).
     Rule(RuleSpec),
-    Target { rule: String, target: TargetSpec },
+    Target {
+        rule: String,
+        target: TargetSpec,
+    },
 }

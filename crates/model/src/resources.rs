@@ -165,7 +165,8 @@ impl ConnectionAuth {
     /// Secret references this connection sends, in a fixed order.
     pub fn secret_refs(&self) -> Vec<&SecretRef> {
         match self {
-            ConnectionAuth::RelayApiKey { key, .. } | ConnectionAuth::BacklogQueryKey { key, .. } => {
+            ConnectionAuth::RelayApiKey { key, .. }
+            | ConnectionAuth::BacklogQueryKey { key, .. } => {
                 vec![key]
             }
         }

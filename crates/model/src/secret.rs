@@ -76,12 +76,11 @@ impl SecretRef {
             },
             SecretRef::File(path) => {
                 let shown = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|source| {
-                    SecretResolveError::File {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| SecretResolveError::File {
                         path: shown.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 let value = text.strip_suffix('\n').unwrap_or(&text);
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 if value.is_empty() {
@@ -157,20 +156,37 @@ mod tests {
 
     #[test]
     fn parses_references_and_refuses_literals() {
-        assert_eq!(SecretRef::parse("env:FB_KEY"), Ok(SecretRef::Env("FB_KEY".into())));
+        assert_eq!(
+            SecretRef::parse("env:FB_KEY"),
+            Ok(SecretRef::Env("FB_KEY".into()))
+        );
         assert_eq!(
             SecretRef::parse("file:/run/secrets/k"),
             Ok(SecretRef::File("/run/secrets/k".into()))
         );
-        assert_eq!(SecretRef::parse("abc123"), Err(SecretRefParseError::Literal));
-        assert_eq!(SecretRef::parse("env:"), Err(SecretRefParseError::BadEnvName));
-        assert_eq!(SecretRef::parse("env:A-B"), Err(SecretRefParseError::BadEnvName));
-        assert_eq!(SecretRef::parse("file: "), Err(SecretRefParseError::EmptyPath));
+        assert_eq!(
+            SecretRef::parse("abc123"),
+            Err(SecretRefParseError::Literal)
+        );
+        assert_eq!(
+            SecretRef::parse("env:"),
+            Err(SecretRefParseError::BadEnvName)
+        );
+        assert_eq!(
+            SecretRef::parse("env:A-B"),
+            Err(SecretRefParseError::BadEnvName)
+        );
+        assert_eq!(
+            SecretRef::parse("file: "),
+            Err(SecretRefParseError::EmptyPath)
+        );
     }
 
     #[test]
     fn missing_env_names_the_variable() {
-        let err = SecretRef::Env("FB_SURELY_UNSET_42".into()).resolve().unwrap_err();
+        let err = SecretRef::Env("FB_SURELY_UNSET_42".into())
+            .resolve()
+            .unwrap_err();
         assert!(err.to_string().contains("FB_SURELY_UNSET_42"), "{err}");
     }
 
