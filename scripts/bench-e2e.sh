@@ -21,10 +21,10 @@ fi
 [ -x "$root/.venv/bin/python" ] || { echo "missing .venv: run ./scripts/test.sh once" >&2; exit 1; }
 
 if [ -z "${FB_TEST_BIN_DIR:-}" ]; then
-    flag=()
-    [ "$profile" = release ] && flag=(--release)
-    cargo build "${flag[@]}" -p findings-bridge -p backlog-sandbox >&2
-    export FB_TEST_BIN_DIR=$root/target/$profile
+    mode=()
+    [ "$profile" = debug ] && mode=(--debug)
+    FB_TEST_BIN_DIR=$(./scripts/bench-build.sh "${mode[@]}")
+    export FB_TEST_BIN_DIR
 fi
 cargo build -p fb-e2e --example bench_e2e >&2
 # Other processes share the 2 cores: say how busy the machine was when the run began.

@@ -14,7 +14,6 @@
 # no real AWS is touched (write-backs fail and are retried later, as in an AWS outage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 profile=release
 if [ "${1:-}" = "--debug" ]; then
@@ -32,15 +31,12 @@ fi
 
 if [ -n "${FB_BENCH_BIN_DIR:-}" ]; then
     bindir=$FB_BENCH_BIN_DIR
-    noop=$bindir/examples/noop_ingest
 else
-    flag=()
-    [ "$profile" = release ] && flag=(--release)
-    cargo build "${flag[@]}" -p findings-bridge -p backlog-sandbox >&2
-    cargo build "${flag[@]}" -p fb-daemon --example noop_ingest >&2
-    bindir=$root/target/$profile
-    noop=$bindir/examples/noop_ingest
+    mode=()
+    [ "$profile" = debug ] && mode=(--debug)
+    bindir=$(./scripts/bench-build.sh "${mode[@]}")
 fi
+noop=$bindir/examples/noop_ingest
 
 # Other processes share the 2 cores: say how busy the machine was when the run began.
 echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) at $(date -u +%FT%TZ)"

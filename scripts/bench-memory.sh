@@ -13,7 +13,6 @@
 # Touches no real AWS or Backlog (backlog-sandbox on 127.0.0.1; AWS at a closed local port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 profile=release
 if [ "${1:-}" = "--debug" ]; then
@@ -30,11 +29,9 @@ fi
 if [ -n "${FB_BENCH_BIN_DIR:-}" ]; then
     bindir=$FB_BENCH_BIN_DIR
 else
-    flag=()
-    [ "$profile" = release ] && flag=(--release)
-    cargo build "${flag[@]}" -p findings-bridge -p backlog-sandbox >&2
-    cargo build "${flag[@]}" -p fb-store --example accept_bench >&2
-    bindir=$root/target/$profile
+    mode=()
+    [ "$profile" = debug ] && mode=(--debug)
+    bindir=$(./scripts/bench-build.sh "${mode[@]}")
 fi
 
 # Other processes share the 2 cores: say how busy the machine was when the run began.
