@@ -244,6 +244,10 @@ store:
 fn rule(name: &str) -> String {
     format!("fb-{NAME}-{name}")
 }
+/// The lifecycle rule every relay `match` rule gets (`fb_model::compile::lifecycle_pattern`).
+fn lifecycle_rule(name: &str) -> String {
+    format!("fb-{NAME}-{name}-{}", fb_model::compile::LIFECYCLE_SUFFIX)
+}
 fn conn(name: &str) -> String {
     format!("fb-{NAME}-{name}-conn")
 }
@@ -399,6 +403,10 @@ fn apply_noop_drift_secret_removal_and_ownership() {
                 let (rules, conns, dests) = world.names(account, region).await;
                 for r in ["guardduty", "inspector"] {
                     assert!(rules.contains(&rule(r)), "{account}/{region}: {rules:?}");
+                    assert!(
+                        rules.contains(&lifecycle_rule(r)),
+                        "{account}/{region}: {rules:?}"
+                    );
                     assert!(conns.contains(&conn(r)), "{account}/{region}: {conns:?}");
                     assert!(dests.contains(&dest(r)), "{account}/{region}: {dests:?}");
                 }
@@ -455,14 +463,15 @@ fn apply_noop_drift_secret_removal_and_ownership() {
             .flat_map(|r| r["actions"].as_array().unwrap())
             .filter(|a| a["op"] == "delete")
             .count();
-        // rule, target, destination, connection in 6 places.
-        assert_eq!(deletes, 4 * 6, "{removal:?}");
+        // rule and lifecycle rule, their two targets, destination, connection in 6 places.
+        assert_eq!(deletes, 6 * 6, "{removal:?}");
         let removed = world.run(&["apply", "--auto-approve"]);
         assert_eq!(removed.code, 0, "{removed:?}");
         for account in ACCOUNTS {
             for region in REGIONS {
                 let (rules, conns, dests) = world.names(account, region).await;
                 assert!(!rules.contains(&rule("inspector")), "{rules:?}");
+                assert!(!rules.contains(&lifecycle_rule("inspector")), "{rules:?}");
                 assert!(!conns.contains(&conn("inspector")), "{conns:?}");
                 assert!(!dests.contains(&dest("inspector")), "{dests:?}");
                 assert!(rules.contains(&rule("guardduty")), "{rules:?}");
@@ -691,7 +700,7 @@ fn apply_on_a_terminal_asks_and_only_yes_applies() {
         let accepted = world.run_on_terminal(&["apply"], "yes\n");
         assert_eq!(accepted.code, 0, "{accepted:?}");
         let (rules, _, _) = world.names(ACCOUNTS[0], REGIONS[0]).await;
-        assert_eq!(rules, [rule("guardduty")]);
+        assert_eq!(rules, [rule("guardduty"), lifecycle_rule("guardduty")]);
     });
 }
 

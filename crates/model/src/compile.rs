@@ -1,6 +1,14 @@
 //! A checked [`Config`] → [`DesiredState`]: the connections, API destinations, rules, targets
 //! and invoke role every account × region must hold.
 //!
+//! Each relay rule with a `match` block also gets a lifecycle rule (`fb-<name>-<rule>-lifecycle`,
+//! [`lifecycle_pattern`]): the main pattern only sees NEW findings, so without it an ARCHIVED
+//! finding, a control back to PASSED or a finding resolved elsewhere would reach the daemon only
+//! through its periodic re-check. Direct rules get none: their API destination posts to Backlog,
+//! which cannot act on a lifecycle change; adoption and the re-check handle those findings.
+//! Raw `event_pattern` rules get none either: their shape is the user's, so we cannot know
+//! which part of it to widen.
+//!
 //! Pure and deterministic: the same inputs give the same value, in sorted order, so plans are
 //! stable. Must not: discover accounts or look up Backlog ids (that is IO; the caller passes
 //! the results in [`CompileInputs`]), or resolve secrets (connections carry references).
@@ -10,6 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, Delivery, Match, Relay, Rule, RulePattern, SEVERITY_LABELS};
+use crate::finding::UPDATED_BY;
 use crate::resources::{
     ApiDestinationSpec, ConnectionAuth, ConnectionSpec, DesiredAccount, DesiredRegion,
     DesiredState, InvokeRole, Naming, RoleSpec, RuleSpec, TargetInput, TargetSpec,
@@ -24,6 +33,8 @@ pub const MAX_EVENT_PATTERN_LEN: usize = 2048;
 /// Target ids, one per delivery mode.
 pub const RELAY_TARGET_ID: &str = "relay";
 pub const DIRECT_TARGET_ID: &str = "backlog";
+/// Rule-name suffix of a relay rule's lifecycle rule ([`lifecycle_pattern`]).
+pub const LIFECYCLE_SUFFIX: &str = "lifecycle";
 /// Name of the managed invoke role's one inline policy.
 pub const INVOKE_POLICY_NAME: &str = "invoke-api-destinations";
 
@@ -212,8 +223,9 @@ fn destination(
     }
 }
 
-/// The EventBridge rule(s) of one file rule: one, or one per priority for a direct rule whose
-/// severities map to several priorities.
+/// The EventBridge rule(s) of one file rule: a relay rule's one (plus its lifecycle rule when
+/// it has a `match` block), or a direct rule's one per priority when its severities map to
+/// several priorities.
 fn event_rules(
     config: &Config,
     inputs: &CompileInputs,
@@ -242,12 +254,21 @@ fn event_rules(
         }],
     };
     if rule.delivery == Delivery::Relay {
-        return Ok(vec![make(
-            "",
-            base,
-            TargetInput::WholeEvent,
-            RELAY_TARGET_ID,
-        )]);
+        let mut out = vec![make("", base, TargetInput::WholeEvent, RELAY_TARGET_ID)];
+        if let RulePattern::Match(m) = &rule.pattern {
+            let pattern = lifecycle_pattern(m);
+            let mut lifecycle = make(
+                LIFECYCLE_SUFFIX,
+                pattern,
+                TargetInput::WholeEvent,
+                RELAY_TARGET_ID,
+            );
+            lifecycle
+                .description
+                .push_str(", lifecycle changes of tracked findings");
+            out.push(lifecycle);
+        }
+        return Ok(out);
     }
     let ids = inputs
         .backlog
@@ -324,6 +345,34 @@ pub fn match_pattern(m: &Match) -> Value {
         pattern["detail"] = json!({"findings": findings});
     }
     pattern
+}
+
+/// The lifecycle pattern of a relay rule's `match` block: the rule's products, only findings
+/// whose Note we wrote (`Note.UpdatedBy`, i.e. findings we track — this is what keeps
+/// Security Hub's re-emits of untracked findings out), and any of: archived by the provider,
+/// a control back to PASSED, resolved or suppressed outside Backlog, or reset to NEW (the
+/// reset keeps our Note; the main rule may deliver the same event, the pipeline absorbs the
+/// duplicate). Severity and the match block's states are left out on purpose: a tracked
+/// finding's later changes concern its issue whatever they are.
+pub fn lifecycle_pattern(m: &Match) -> Value {
+    let mut findings = Map::new();
+    if !m.product_names.is_empty() {
+        findings.insert("ProductName".into(), json!(m.product_names));
+    }
+    findings.insert("Note".into(), json!({"UpdatedBy": [UPDATED_BY]}));
+    findings.insert(
+        "$or".into(),
+        json!([
+            {"RecordState": ["ARCHIVED"]},
+            {"Compliance": {"Status": ["PASSED"]}},
+            {"Workflow": {"Status": ["RESOLVED", "SUPPRESSED", "NEW"]}},
+        ]),
+    );
+    json!({
+        "source": [SECURITY_HUB_SOURCE],
+        "detail-type": [IMPORTED_DETAIL_TYPE],
+        "detail": {"findings": findings},
+    })
 }
 
 /// A rule's event pattern, before any priority split.

@@ -6,6 +6,8 @@
 //! patterns" and "Content filtering"):
 //!
 //! - a pattern is an object; every key must match (AND); nested objects descend;
+//! - `"$or": [sub-pattern, …]` at any object level holds when any sub-pattern matches at that
+//!   same level (inside an array of objects: within the same element as its sibling keys);
 //! - a leaf is a list of matchers, any of which may match (OR);
 //! - when the event holds an array, the pattern matches if any element matches; for an array
 //!   of objects the whole sub-pattern must match within ONE element;
@@ -31,12 +33,30 @@ pub fn matches(pattern: &Value, event: &Value) -> bool {
 
 fn match_object(pattern: &Map<String, Value>, event: Option<&Value>) -> bool {
     pattern.iter().all(|(key, sub)| {
+        if key == OR_KEY {
+            return match_or(sub, event);
+        }
         let field = event.and_then(|e| e.as_object()).and_then(|o| o.get(key));
         match sub {
             Value::Object(nested) => match_nested(nested, field),
             Value::Array(matchers) => match_leaf(matchers, field),
             _ => false,
         }
+    })
+}
+
+/// EventBridge's combinator key: its value is a list of alternative sub-patterns.
+const OR_KEY: &str = "$or";
+
+/// `$or`: a non-empty list of object sub-patterns, any of which matches at this level. Anything
+/// else is malformed and matches nothing (see the module header).
+fn match_or(alternatives: &Value, event: Option<&Value>) -> bool {
+    let Some(list) = alternatives.as_array().filter(|l| !l.is_empty()) else {
+        return false;
+    };
+    list.iter().any(|alternative| match alternative {
+        Value::Object(sub) => match_object(sub, event),
+        _ => false,
     })
 }
 
@@ -268,6 +288,59 @@ mod tests {
         assert!(wildcard("a\\*b", "a*b"));
         assert!(!wildcard("a\\*b", "aXb"));
         assert!(wildcard("*", ""));
+    }
+
+    #[test]
+    fn or_holds_when_any_alternative_matches_within_one_array_element() {
+        let pattern = json!({"detail": {"findings": {
+            "Note": {"UpdatedBy": ["findings-bridge"]},
+            "$or": [
+                {"RecordState": ["ARCHIVED"]},
+                {"Workflow": {"Status": ["RESOLVED", "SUPPRESSED"]}},
+            ],
+        }}});
+        let finding = |record: &str, workflow: &str, by: &str| json!({"RecordState": record, "Workflow": {"Status": workflow}, "Note": {"UpdatedBy": by}});
+        let event = |findings: Vec<Value>| json!({"detail": {"findings": findings}});
+        let ours = "findings-bridge";
+        assert!(matches(
+            &pattern,
+            &event(vec![finding("ARCHIVED", "NOTIFIED", ours)])
+        ));
+        assert!(matches(
+            &pattern,
+            &event(vec![finding("ACTIVE", "RESOLVED", ours)])
+        ));
+        assert!(!matches(
+            &pattern,
+            &event(vec![finding("ACTIVE", "NOTIFIED", ours)])
+        ));
+        // Every sibling key still has to hold: the Note is not ours.
+        assert!(!matches(
+            &pattern,
+            &event(vec![finding("ARCHIVED", "NOTIFIED", "alice")])
+        ));
+        // The alternative and its siblings must hold in the same element, not across two.
+        let split = event(vec![
+            finding("ARCHIVED", "NOTIFIED", "alice"),
+            finding("ACTIVE", "NOTIFIED", ours),
+        ]);
+        assert!(!matches(&pattern, &split));
+    }
+
+    #[test]
+    fn or_nests_and_malformed_or_matches_nothing() {
+        let nested = json!({"$or": [
+            {"a": ["1"]},
+            {"$or": [{"b": ["2"]}, {"c": [{"exists": false}]}], "d": ["4"]},
+        ]});
+        assert!(matches(&nested, &json!({"a": "1", "c": "x"})));
+        assert!(matches(&nested, &json!({"b": "2", "d": "4", "c": "x"})));
+        assert!(matches(&nested, &json!({"d": "4"})));
+        assert!(!matches(&nested, &json!({"b": "2", "c": "x"})));
+        let event = json!({"a": "1"});
+        assert!(!matches(&json!({"$or": []}), &event));
+        assert!(!matches(&json!({"$or": {"a": ["1"]}}), &event));
+        assert!(!matches(&json!({"$or": [["1"]]}), &event));
     }
 
     #[test]

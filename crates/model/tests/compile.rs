@@ -185,6 +185,7 @@ fn direct_rule_splits_into_one_rule_per_priority_covering_every_severity() {
         names,
         [
             "fb-secops-all",
+            "fb-secops-all-lifecycle",
             "fb-secops-gd-high",
             "fb-secops-gd-low",
             "fb-secops-gd-normal"
@@ -377,4 +378,161 @@ fn raw_patterns_are_narrowed_per_priority_when_they_can_be() {
     let errors = parse_str(&prefix, "raw.yaml").unwrap_err();
     let paths: Vec<&str> = errors.errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["rules[0].event_pattern"], "{errors}");
+}
+
+/// A relay `match` rule gets a second rule for lifecycle changes of the findings we track; the
+/// direct rule and a raw-pattern relay rule get none.
+#[test]
+fn relay_match_rules_get_a_lifecycle_rule_for_tracked_findings() {
+    let config = parse_str(SPLIT, "split.yaml").unwrap();
+    let desired = compile(&config, &inputs(&["111111111111"])).unwrap();
+    let rules = &desired.accounts[0].regions[0].rules;
+    let main = rules.iter().find(|r| r.name == "fb-secops-all").unwrap();
+    let lifecycle = rules
+        .iter()
+        .find(|r| r.name == "fb-secops-all-lifecycle")
+        .unwrap();
+    assert_eq!(
+        lifecycle.event_pattern,
+        json!({
+            "source": ["aws.securityhub"],
+            "detail-type": ["Security Hub Findings - Imported"],
+            "detail": {"findings": {
+                "ProductName": ["Inspector"],
+                "Note": {"UpdatedBy": ["findings-bridge"]},
+                "$or": [
+                    {"RecordState": ["ARCHIVED"]},
+                    {"Compliance": {"Status": ["PASSED"]}},
+                    {"Workflow": {"Status": ["RESOLVED", "SUPPRESSED", "NEW"]}},
+                ],
+            }},
+        })
+    );
+    // Same delivery as the main rule: the whole event to its destination, its role, its state.
+    assert_eq!(lifecycle.targets, main.targets);
+    assert_eq!(lifecycle.state, main.state);
+    assert_eq!(lifecycle.tags, main.tags);
+    assert!(lifecycle.description.contains("lifecycle"));
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r.name.starts_with("fb-secops-gd-lifecycle")),
+        "direct rules get no lifecycle rule"
+    );
+
+    // Raw patterns are the user's shape: no lifecycle rule is derived from them.
+    let raw = r#"    event_pattern:
+      source: [aws.securityhub]
+      detail: {findings: {ProductName: [Inspector]}}
+"#;
+    let text = SPLIT.replacen("    match: {product_names: [Inspector]}\n", raw, 1);
+    let config = parse_str(&text, "raw.yaml").unwrap();
+    let desired = compile(&config, &inputs(&["111111111111"])).unwrap();
+    let names: Vec<&str> = desired.accounts[0].regions[0]
+        .rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(names.contains(&"fb-secops-all"), "{names:?}");
+    assert!(!names.contains(&"fb-secops-all-lifecycle"), "{names:?}");
+}
+
+/// The lifecycle pattern lets tracked findings' lifecycle changes through and keeps the
+/// re-emits of findings we never wrote to (the duplicate flood) out.
+#[test]
+fn lifecycle_pattern_matches_only_lifecycle_changes_of_tracked_findings() {
+    use fb_model::compile::lifecycle_pattern;
+    use fb_model::config::RulePattern;
+    use fb_model::pattern::matches;
+
+    let config = parse_str(SPLIT, "split.yaml").unwrap();
+    let RulePattern::Match(m) = &config.rules[1].pattern else {
+        panic!("rule all has a match block")
+    };
+    let pattern = lifecycle_pattern(m);
+    let event = |product: &str,
+                 record: &str,
+                 workflow: &str,
+                 compliance: Option<&str>,
+                 by: Option<&str>| {
+        let mut finding = json!({
+            "ProductName": product,
+            "RecordState": record,
+            "Workflow": {"Status": workflow},
+        });
+        if let Some(status) = compliance {
+            finding["Compliance"] = json!({"Status": status});
+        }
+        if let Some(by) = by {
+            finding["Note"] = json!({"Text": "Backlog SEC-1", "UpdatedBy": by});
+        }
+        json!({
+            "source": "aws.securityhub",
+            "detail-type": "Security Hub Findings - Imported",
+            "detail": {"findings": [finding]},
+        })
+    };
+    let ours = Some("findings-bridge");
+    for (record, workflow, compliance) in [
+        ("ARCHIVED", "NOTIFIED", None),
+        ("ACTIVE", "NOTIFIED", Some("PASSED")),
+        ("ACTIVE", "RESOLVED", None),
+        ("ACTIVE", "SUPPRESSED", None),
+        ("ACTIVE", "NEW", Some("FAILED")),
+    ] {
+        assert!(
+            matches(
+                &pattern,
+                &event("Inspector", record, workflow, compliance, ours)
+            ),
+            "{record} {workflow} {compliance:?}"
+        );
+    }
+    // A plain re-import of a tracked finding (still ACTIVE, NOTIFIED, FAILED): nothing to do.
+    assert!(!matches(
+        &pattern,
+        &event("Inspector", "ACTIVE", "NOTIFIED", Some("FAILED"), ours)
+    ));
+    // Untracked findings (no note, or someone else's) never match, whatever their state.
+    for by in [None, Some("alice")] {
+        assert!(!matches(
+            &pattern,
+            &event("Inspector", "ARCHIVED", "NEW", Some("PASSED"), by)
+        ));
+    }
+    // Another product's findings are another rule's.
+    assert!(!matches(
+        &pattern,
+        &event("GuardDuty", "ARCHIVED", "NOTIFIED", None, ours)
+    ));
+}
+
+/// `fb-<name>-<rule>-lifecycle` is the longest name of a relay `match` rule: the loader counts
+/// it against AWS's 64 characters; a direct rule of the same name has no such rule.
+#[test]
+fn lifecycle_rule_names_are_counted_against_the_name_limit() {
+    // fb-secops-<45>-lifecycle is 65 characters; fb-secops-<45>-conn only 60.
+    let long = "a".repeat(45);
+    let relay = SPLIT.replacen("- name: all", &format!("- name: {long}"), 1);
+    let errors = parse_str(&relay, "long.yaml").unwrap_err();
+    let paths: Vec<&str> = errors.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["rules[1].name"], "{errors}");
+    assert!(errors.errors[0].message.contains("65"), "{errors}");
+
+    let fits = "a".repeat(44);
+    let relay = SPLIT.replacen("- name: all", &format!("- name: {fits}"), 1);
+    let config = parse_str(&relay, "fits.yaml").unwrap();
+    let desired = compile(&config, &inputs(&["111111111111"])).unwrap();
+    let rules = &desired.accounts[0].regions[0].rules;
+    assert!(rules
+        .iter()
+        .any(|r| r.name.len() == 64 && r.name.ends_with("-lifecycle")));
+
+    let direct = SPLIT.replacen("- name: gd", &format!("- name: {long}"), 1);
+    let direct = direct.replacen(
+        "severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]",
+        "severity_labels: [LOW]",
+        1,
+    );
+    assert!(parse_str(&direct, "direct.yaml").is_ok());
 }

@@ -91,11 +91,15 @@ fn priority_coverage(w: &mut Walker, path: &str, rule: &Rule, backlog: &Backlog)
     }
 }
 
-/// `fb-<name>-<rule>-conn`, `-dest` and every split rule name must fit AWS's 64 characters.
+/// `fb-<name>-<rule>-conn`, `-dest`, `-lifecycle` (relay `match` rules) and every split rule
+/// name must fit AWS's 64 characters.
 fn name_lengths(w: &mut Walker, path: &str, name: &str, rule: &Rule, backlog: &Backlog) {
     let naming = Naming::new(name);
     let mut longest = naming.connection(&rule.name).len();
     longest = longest.max(naming.destination(&rule.name).len());
+    if rule.delivery == Delivery::Relay && matches!(rule.pattern, RulePattern::Match(_)) {
+        longest = longest.max(naming.rule(&rule.name, compile::LIFECYCLE_SUFFIX).len());
+    }
     if rule.delivery == Delivery::Direct {
         let groups = compile_groups(rule, backlog);
         if groups.len() > 1 {
