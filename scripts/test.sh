@@ -27,11 +27,14 @@ step "Build the binaries the end-to-end tests start"
 cargo build --workspace --bins --locked
 export FB_TEST_BIN_DIR="$root/target/debug"
 
+step "The demo, end to end (scripts/demo.sh against the binaries just built)"
+./scripts/demo.sh --no-build
+
 step "Tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
-    # nextest does not run doctests.
+    # nextest does not run doctests: run them first so nextest's summary closes the output.
     cargo test --workspace --doc --locked
+    cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
