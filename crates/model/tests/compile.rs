@@ -536,3 +536,40 @@ fn lifecycle_rule_names_are_counted_against_the_name_limit() {
     );
     assert!(parse_str(&direct, "direct.yaml").is_ok());
 }
+
+/// A relay `match` rule whose own pattern fits may still give a lifecycle pattern over
+/// EventBridge's 2,048 characters: the loader reports it on `match`.
+#[test]
+fn lifecycle_patterns_are_counted_against_the_pattern_limit() {
+    use fb_model::compile::{lifecycle_pattern, rule_pattern, MAX_EVENT_PATTERN_LEN};
+    use fb_model::config::RulePattern;
+
+    // Product names long enough that only the lifecycle pattern's extra keys push it over.
+    let names: Vec<String> = (0..80)
+        .map(|i| format!("product-{i:03}-{}", "x".repeat(8)))
+        .collect();
+    let list = names.join(", ");
+    let text = SPLIT.replacen(
+        "    match: {product_names: [Inspector]}\n",
+        &format!("    match: {{product_names: [{list}]}}\n"),
+        1,
+    );
+    let errors = parse_str(&text, "long.yaml").unwrap_err();
+    let paths: Vec<&str> = errors.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["rules[1].match"], "{errors}");
+
+    // The same list fits as the rule's own pattern: it is the lifecycle pattern that is over.
+    let config = parse_str(SPLIT, "split.yaml").unwrap();
+    let RulePattern::Match(m) = &config.rules[1].pattern else {
+        panic!("a match block")
+    };
+    let mut m = m.clone();
+    m.product_names = names;
+    assert!(
+        rule_pattern(&RulePattern::Match(m.clone()))
+            .to_string()
+            .len()
+            <= MAX_EVENT_PATTERN_LEN
+    );
+    assert!(lifecycle_pattern(&m).to_string().len() > MAX_EVENT_PATTERN_LEN);
+}

@@ -148,9 +148,12 @@ fn compile_groups(rule: &Rule, backlog: &Backlog) -> Vec<String> {
     out
 }
 
+/// The rule's pattern, and a relay `match` rule's lifecycle pattern, must fit EventBridge's limit.
 fn pattern_size(w: &mut Walker, path: &str, rule: &Rule) {
-    let pattern = compile::rule_pattern(&rule.pattern);
-    let len = pattern.to_string().len();
+    let mut len = compile::rule_pattern(&rule.pattern).to_string().len();
+    if let (Delivery::Relay, RulePattern::Match(m)) = (rule.delivery, &rule.pattern) {
+        len = len.max(compile::lifecycle_pattern(m).to_string().len());
+    }
     if len > MAX_EVENT_PATTERN_LEN {
         let key = match rule.pattern {
             RulePattern::Match(_) => "match",
