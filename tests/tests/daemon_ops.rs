@@ -109,8 +109,8 @@ fn status_json_logs_sighup_reload_with_reconcile_and_sigterm() {
         env.push(("RUST_LOG".into(), "info".into()));
         let mut daemon = Daemon::spawn_with(&config, &env, &["--log-format", "json"]).unwrap();
         daemon.wait_ready(Duration::from_secs(60)).unwrap();
-        until(&daemon, "the start-up backfill ran", |s| {
-            s["jobs"]["backfill"]["runs"] == 1
+        until(&daemon, "the start-up backfill and reconcile ran", |s| {
+            s["jobs"]["backfill"]["runs"] == 1 && s["jobs"]["reconcile"]["runs"] == 1
         })
         .await;
 
@@ -135,12 +135,13 @@ fn status_json_logs_sighup_reload_with_reconcile_and_sigterm() {
             assert!(v["level"].is_string(), "{line}");
         }
 
-        // A good change + SIGHUP: swapped in, and a reconcile creates the resources.
+        // A good change + SIGHUP: swapped in, and a reconcile corrects the resources (the
+        // start-up reconcile created them with the old rate limit).
         let before = status_json(&daemon).await["config"]["hash"].clone();
         std::fs::write(&config, config_text(&sandbox.base_url, &store, 3)).unwrap();
         daemon.signal("HUP").unwrap();
         let status = until(&daemon, "the reload's reconcile ran", |s| {
-            s["config"]["hash"] != before && s["jobs"]["reconcile"]["runs"] == 1
+            s["config"]["hash"] != before && s["jobs"]["reconcile"]["runs"] == 2
         })
         .await;
         let places = status["reconcile"].as_array().unwrap();

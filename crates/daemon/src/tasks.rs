@@ -68,7 +68,7 @@ pub(crate) async fn supervise(
     let mut rescheduled = false;
     loop {
         // Built from the current config: a reload that changes `schedules` rebuilds it.
-        let scheduler = Scheduler::new(jobs(&shared), shared.clock.clone())
+        let scheduler = Scheduler::new(jobs(&shared, !rescheduled), shared.clock.clone())
             .with_records(records.clone())
             .with_observer({
                 let metrics = shared.metrics.clone();
@@ -95,14 +95,18 @@ pub(crate) async fn supervise(
 }
 
 /// The scheduled jobs from `schedules` (`closure_sync` only when the engine has closure sync).
-fn jobs(shared: &Arc<Shared>) -> Vec<JobSpec> {
+/// Jobs that run at start do so only in the first scheduler of the process: a scheduler
+/// rebuilt by a reload keeps to its schedule (the reload triggers its own reconcile).
+fn jobs(shared: &Arc<Shared>, first_start: bool) -> Vec<JobSpec> {
     let schedules = shared.runtime.current().config.schedules.clone();
     let mut jobs = Vec::new();
     for (name, expression, at_start, run) in [
         (
             "reconcile",
             &schedules.reconcile,
-            false,
+            // At start too: a file changed (or a key rotated) while the daemon was stopped
+            // takes effect now, not at the next scheduled run.
+            true,
             reconcile_job(shared),
         ),
         ("backfill", &schedules.backfill, true, backfill_job(shared)),
@@ -117,7 +121,7 @@ fn jobs(shared: &Arc<Shared>) -> Vec<JobSpec> {
             // This engine has no closure sync: no job rather than a fake success.
             continue;
         }
-        match JobSpec::new(name, expression, at_start, run) {
+        match JobSpec::new(name, expression, at_start && first_start, run) {
             Ok(job) => jobs.push(job),
             // The loader validated the expression; this only guards a cron crate mismatch.
             Err(e) => tracing::error!(error = %chain(&e), "job not scheduled"),

@@ -258,9 +258,12 @@ async fn status_shows_config_identity_reconcile_places_and_jobs() {
     assert_eq!(status.config.hash, fb_daemon::runtime::sha256_hex(&bytes));
     assert!(status.config.loaded_at.is_some());
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
-    // The hourly reconcile has not run yet.
-    assert_eq!(control.reconciles.load(Ordering::SeqCst), 0);
-    assert!(status.reconcile.is_empty());
-    assert!(status.jobs["reconcile"].next_run.is_some());
+    // The reconcile runs once at start, then waits for its schedule.
+    d.until("the start-up reconcile", || async {
+        d.status().await.jobs["reconcile"].runs == 1
+    })
+    .await;
+    assert_eq!(control.reconciles.load(Ordering::SeqCst), 1);
+    assert!(d.status().await.jobs["reconcile"].next_run.is_some());
     d.stop().await.0.unwrap();
 }

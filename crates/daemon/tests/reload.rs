@@ -14,6 +14,14 @@ async fn broken_file_is_refused_and_good_file_is_applied() {
     let d = TestDaemon::start(Arc::new(FakeBackend(control.clone())), true).await;
     d.until("ready", || async { d.get_text("/readyz").await.0 == 200 })
         .await;
+    d.until("the start-up reconcile ran", || async {
+        d.status()
+            .await
+            .jobs
+            .get("reconcile")
+            .is_some_and(|j| j.runs == 1)
+    })
+    .await;
     let first = d.status().await;
     let old_key = d.secrets.ingest_key.clone();
     let event = asff_event(1, "GuardDuty").to_string();
@@ -50,7 +58,11 @@ async fn broken_file_is_refused_and_good_file_is_applied() {
     assert_eq!(d.post_event(Some(&old_key), event.clone()).await.0, 202);
     let (_, metrics) = d.get_text("/metrics").await;
     assert!(metrics.contains(r#"findings_bridge_config_reloads_total{result="refused"}"#));
-    assert_eq!(control.reconciles.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        control.reconciles.load(Ordering::SeqCst),
+        1,
+        "a refused file triggers no reconcile (the one run is the start-up run)"
+    );
 
     // A good file with a new ingest key: swapped in, reconcile triggered.
     let new_secrets = Secrets::new();
@@ -66,7 +78,7 @@ async fn broken_file_is_refused_and_good_file_is_applied() {
             .await
             .jobs
             .get("reconcile")
-            .is_some_and(|j| j.runs >= 1)
+            .is_some_and(|j| j.runs >= 2)
     })
     .await;
     let status = d.status().await;
@@ -121,12 +133,10 @@ async fn reload_whose_backend_cannot_prepare_is_refused() {
 async fn changed_schedules_rebuild_the_scheduler_and_keep_its_history() {
     let control = Arc::new(FakeControl::default());
     let d = TestDaemon::start(Arc::new(FakeBackend(control.clone())), true).await;
-    d.until("the start-up backfill ran", || async {
-        d.status()
-            .await
-            .jobs
-            .get("backfill")
-            .is_some_and(|j| j.runs == 1)
+    d.until("the start-up backfill and reconcile ran", || async {
+        let jobs = d.status().await.jobs;
+        jobs.get("backfill").is_some_and(|j| j.runs == 1)
+            && jobs.get("reconcile").is_some_and(|j| j.runs == 1)
     })
     .await;
     let text = std::fs::read_to_string(&d.config_path).unwrap();
@@ -141,7 +151,7 @@ async fn changed_schedules_rebuild_the_scheduler_and_keep_its_history() {
             .await
             .jobs
             .get("reconcile")
-            .is_some_and(|j| j.runs == 1)
+            .is_some_and(|j| j.runs == 2)
     })
     .await;
     let jobs = d.status().await.jobs;
@@ -151,6 +161,6 @@ async fn changed_schedules_rebuild_the_scheduler_and_keep_its_history() {
         "the new schedule is in force"
     );
     assert!(jobs["backfill"].runs >= 1, "the history is kept: {jobs:?}");
-    assert_eq!(control.reconciles.load(Ordering::SeqCst), 1);
+    assert_eq!(control.reconciles.load(Ordering::SeqCst), 2);
     d.stop().await.0.unwrap();
 }

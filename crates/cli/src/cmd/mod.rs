@@ -31,3 +31,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backlog(c) => backlog::run(&cli, c),
     }
 }
+
+/// The multi-thread runtime of the commands that reach AWS. The AWS SDK's futures are deep:
+/// in debug builds a reconcile polled on a worker thread overflowed tokio's default 2 MiB
+/// stack, so workers get the 8 MiB a main thread has.
+pub fn multi_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
+        .build()
+        .context("cannot start the async runtime")
+}
+
+const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;

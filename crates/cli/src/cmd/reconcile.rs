@@ -30,10 +30,7 @@ const STATS_ENV: &str = "FINDINGS_BRIDGE_STATS";
 const EXIT_CHANGES: u8 = 2;
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::multi_thread_runtime()?;
     match &cli.command {
         Command::Plan {
             format,

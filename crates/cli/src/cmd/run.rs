@@ -16,10 +16,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let config = fb_model::config::load(&path).map_err(|errors| {
         anyhow::anyhow!("{errors}").context(format!("{} is invalid", path.display()))
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::multi_thread_runtime()?;
     runtime.block_on(async move {
         let listen = config.server.listen.clone();
         let listener = tokio::net::TcpListener::bind(&listen)
