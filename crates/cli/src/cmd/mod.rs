@@ -32,9 +32,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The multi-thread runtime of the commands that reach AWS. The AWS SDK's futures are deep:
-/// in debug builds a reconcile polled on a worker thread overflowed tokio's default 2 MiB
-/// stack, so workers get the 8 MiB a main thread has.
+/// The multi-thread runtime of the commands that reach AWS. The AWS SDK is deep: in debug
+/// builds a reconcile polled on a worker thread overflowed tokio's default 2 MiB stack, and
+/// deserializing GetFindings' ASFF resource details overflowed 8 MiB. Stacks are reserved,
+/// not committed, so a generous size costs address space only.
 pub fn multi_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context as _;
     tokio::runtime::Builder::new_multi_thread()
@@ -44,4 +45,4 @@ pub fn multi_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+const WORKER_STACK_BYTES: usize = 32 * 1024 * 1024;
