@@ -239,8 +239,9 @@ pub(super) fn gone(finding: &Finding, mapping: &Mapping) -> Option<Gone> {
     if finding.record_state == "ARCHIVED" && mapping.record_state != "ARCHIVED" {
         return Some(Gone::Archived);
     }
-    let ours = finding.note_updated_by.as_deref() == Some(UPDATED_BY)
-        || mapping.workflow_written.as_deref() == Some("RESOLVED");
+    // Only what we wrote says "ours": Security Hub keeps our NOTIFIED note when it resolves a
+    // control back to PASSED, so the note's author cannot tell.
+    let ours = mapping.workflow_written.as_deref() == Some("RESOLVED");
     (finding.workflow_status == "RESOLVED" && mapping.workflow_status != "RESOLVED" && !ours)
         .then_some(Gone::Resolved)
 }
@@ -399,8 +400,8 @@ mod tests {
         );
         assert_eq!(
             gone(&finding("RESOLVED", "ACTIVE", H, US), &notified),
-            None,
-            "our own resolve"
+            Some(Gone::Resolved),
+            "Security Hub resolved a control back to PASSED and kept our NOTIFIED note"
         );
         assert_eq!(
             gone(
