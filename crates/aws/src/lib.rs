@@ -29,8 +29,8 @@ pub use executor::{
 pub use inventory::{observe, Observation, ObserveScope, ObserveStats};
 pub use organizations::{discover_accounts, resolve_accounts, DiscoverError};
 pub use securityhub::{
-    BatchOutcome, FindingFilters, FindingsPage, OcsfUpdate, SecurityHubClient, SecurityHubError,
-    Unprocessed, Workflow, WorkflowUpdate,
+    BatchOutcome, FindingFilters, FindingsPage, OcsfIdentifier, OcsfUpdate, SecurityHubClient,
+    SecurityHubError, Unprocessed, Workflow, WorkflowUpdate,
 };
 pub use session::{load_base_config, AccountSession, SessionError, Sessions};
 

@@ -10,6 +10,7 @@
 //! status should be.
 
 mod asff;
+mod v2;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use aws_sdk_securityhub::types::{
 use fb_model::config::types::SecurityHub;
 
 pub use self::asff::finding_to_asff;
+pub use self::v2::{OcsfIdentifier, OcsfUpdate};
 use crate::error::{error_chain, is_retryable_code, AwsCallError, CallContext};
 use crate::limiter::RateLimiter;
 use crate::session::{SessionError, Sessions};
@@ -73,14 +75,6 @@ pub struct WorkflowUpdate {
     pub workflow: Workflow,
     /// Clipped to 512 characters; `None` or empty leaves the note alone.
     pub note: Option<String>,
-}
-
-/// One OCSF finding's new status and comment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OcsfUpdate {
-    pub metadata_uid: String,
-    pub workflow: Workflow,
-    pub comment: Option<String>,
 }
 
 /// A finding Security Hub did not update.
@@ -229,48 +223,6 @@ impl SecurityHubClient {
             }
             Err(e) => request_failed(&e, chunk.iter().map(|(id, _)| id), outcome),
         }
-    }
-
-    /// Sets the status (and comment) of OCSF findings by `metadata.uid`.
-    pub async fn batch_update_v2(&self, updates: Vec<OcsfUpdate>) -> BatchOutcome {
-        let mut outcome = BatchOutcome::default();
-        for ((workflow, comment), uids) in group(updates, |u| {
-            (
-                (u.workflow, clip_note(u.comment.as_deref())),
-                u.metadata_uid,
-            )
-        }) {
-            for chunk in uids.chunks(MAX_BATCH) {
-                self.update_limiter.acquire().await;
-                outcome.calls += 1;
-                let req = self
-                    .client
-                    .batch_update_findings_v2()
-                    .set_metadata_uids(Some(chunk.to_vec()))
-                    .status_id(workflow.ocsf_status_id())
-                    .set_comment(comment.clone());
-                match req.send().await.op("securityhub:BatchUpdateFindingsV2") {
-                    Ok(out) => {
-                        outcome.processed.extend(
-                            out.processed_findings()
-                                .iter()
-                                .filter_map(|f| f.metadata_uid().map(str::to_owned)),
-                        );
-                        outcome
-                            .unprocessed
-                            .extend(out.unprocessed_findings().iter().map(|u| {
-                                unprocessed(
-                                    u.metadata_uid(),
-                                    u.error_code().map(|c| c.as_str()),
-                                    u.error_message(),
-                                )
-                            }));
-                    }
-                    Err(e) => request_failed(&e, chunk.iter(), &mut outcome),
-                }
-            }
-        }
-        outcome
     }
 
     /// One page of findings (waits for the GetFindings rate limit first).

@@ -33,6 +33,7 @@ fn mapping_of(n: usize) -> Mapping {
         finding_key: f.key.clone(),
         finding_id: f.id.clone(),
         product_arn: f.product_arn.clone(),
+        metadata_uid: f.metadata_uid.clone(),
         format: fb_store::FindingFormat::Asff,
         account: f.account.clone(),
         region: f.region.clone(),

@@ -139,6 +139,7 @@ fn mapping(n: usize, now: chrono::DateTime<Utc>) -> Mapping {
         finding_key: arn.clone(),
         finding_id: format!("id-{n}"),
         product_arn: Some("arn:aws:securityhub:ap-northeast-1::product/aws/guardduty".into()),
+        metadata_uid: None,
         format: FindingFormat::Asff,
         account: format!("{:012}", n % 1000),
         region: "ap-northeast-1".into(),

@@ -186,6 +186,7 @@ pub(crate) mod tests {
             finding_key: key.to_string(),
             finding_id: format!("id-{key}"),
             product_arn: Some("arn:aws:securityhub:ap-northeast-1::product/aws/guardduty".into()),
+            metadata_uid: None,
             format: FindingFormat::Asff,
             account: "111111111111".into(),
             region: "ap-northeast-1".into(),

@@ -54,8 +54,13 @@ pub struct Mapping {
     pub finding_key: String,
     /// ASFF `Id` / OCSF `finding_info.uid` (indexed: `mappings show ID`).
     pub finding_id: String,
-    /// ASFF identity part; `None` for OCSF.
+    /// ASFF `ProductArn` (identity part); OCSF `metadata.product.uid`.
     pub product_arn: Option<String>,
+    /// OCSF `metadata.uid`, BatchUpdateFindingsV2's identifier. Added after v1: `None` in
+    /// mappings recorded before it (and for ASFF), and then left out of the JSON so such
+    /// records export as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_uid: Option<String>,
     pub format: FindingFormat,
     pub account: String,
     pub region: String,

@@ -17,6 +17,8 @@ fn mapping(n: usize, issue: Option<&str>) -> Mapping {
         finding_id: format!("id-{n:03}"),
         product_arn: (n.is_multiple_of(2))
             .then(|| "arn:aws:securityhub:us-east-1::product/aws/guardduty".into()),
+        // OCSF mappings recorded before `metadata_uid` existed have none: keep both kinds.
+        metadata_uid: (n % 4 == 1).then(|| format!("meta-{n:03}")),
         format: if n.is_multiple_of(2) {
             FindingFormat::Asff
         } else {

@@ -102,6 +102,7 @@ impl Pipeline {
                 finding_key: mapping.finding_key,
                 finding_id: mapping.finding_id,
                 product_arn: mapping.product_arn,
+                metadata_uid: mapping.metadata_uid,
                 account: mapping.account,
                 format: mapping.format,
                 workflow: pending.workflow.clone(),

@@ -16,9 +16,12 @@ pub struct WorkflowUpdate {
     pub finding_id: String,
     /// ASFF `ProductArn`; OCSF `metadata.product.uid`.
     pub product_arn: Option<String>,
+    /// OCSF `metadata.uid`; `None` for ASFF and for mappings recorded before it was kept.
+    pub metadata_uid: Option<String>,
     /// The finding's account (OCSF `CloudAccountUid`).
     pub account: String,
-    /// ASFF → BatchUpdateFindings (`Id` + `ProductArn`); OCSF → BatchUpdateFindingsV2 with
+    /// ASFF → BatchUpdateFindings (`Id` + `ProductArn`); OCSF → BatchUpdateFindingsV2 by
+    /// `MetadataUids` = `metadata_uid`, or when that is unknown by
     /// `FindingIdentifiers{CloudAccountUid, FindingInfoUid, MetadataProductUid}` =
     /// (`account`, `finding_id`, `product_arn`).
     pub format: FindingFormat,

@@ -181,3 +181,71 @@ async fn ocsf_findings_go_in_their_own_batches() {
         Some("arn:aws:securityhub:us-east-1::productv2/aws/guardduty")
     );
 }
+
+/// The OCSF fixture as a NEW finding, with its `metadata.uid` and `finding_info.uid`.
+fn ocsf_event() -> (serde_json::Value, String, String) {
+    let mut ocsf = fixture("securityhub-findings-imported-v2-ocsf-guardduty-sumologic.json");
+    let f = &mut ocsf["detail"]["findings"][0];
+    f["status_id"] = serde_json::json!(1);
+    let metadata_uid = f["metadata"]["uid"].as_str().unwrap().to_owned();
+    let info_uid = f["finding_info"]["uid"].as_str().unwrap().to_owned();
+    (ocsf, metadata_uid, info_uid)
+}
+
+fn ocsf_updates(h: &Harness) -> Vec<fb_sync::WorkflowUpdate> {
+    h.writer
+        .batches()
+        .into_iter()
+        .flatten()
+        .filter(|u| u.format == fb_store::FindingFormat::Ocsf)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_ocsf_write_back_carries_the_findings_metadata_uid() {
+    let h = Harness::new();
+    let (ocsf, metadata_uid, info_uid) = ocsf_event();
+    assert_ne!(
+        metadata_uid, info_uid,
+        "the fixture must tell the two apart"
+    );
+    h.deliver(&ocsf).await;
+    h.drain().await;
+    let mapping = h.store.mapping(&info_uid).unwrap().expect("mapping");
+    assert_eq!(mapping.metadata_uid.as_deref(), Some(metadata_uid.as_str()));
+    assert_eq!(h.pipeline.flush_writebacks().await.unwrap().sent, 1);
+    let updates = ocsf_updates(&h);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].metadata_uid.as_deref(),
+        Some(metadata_uid.as_str())
+    );
+    assert_eq!(updates[0].finding_id, info_uid);
+    assert_eq!(updates[0].workflow, "NOTIFIED");
+}
+
+#[tokio::test]
+async fn a_mapping_recorded_without_the_metadata_uid_learns_it_from_the_next_delivery() {
+    let h = Harness::new();
+    let (mut ocsf, metadata_uid, info_uid) = ocsf_event();
+    h.deliver(&ocsf).await;
+    h.drain().await;
+    // As recorded by a release that did not keep the uid.
+    let mut old = h.store.mapping(&info_uid).unwrap().expect("mapping");
+    old.metadata_uid = None;
+    h.store.put_mapping(&old).unwrap();
+    h.pipeline.flush_writebacks().await.unwrap();
+    let sent = ocsf_updates(&h);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].metadata_uid, None,
+        "nothing to send but the fallback"
+    );
+
+    ocsf["detail"]["findings"][0]["finding_info"]["modified_time_dt"] =
+        serde_json::json!("2099-01-01T00:00:00.000Z");
+    h.deliver(&ocsf).await;
+    h.drain().await;
+    let learnt = h.store.mapping(&info_uid).unwrap().expect("mapping");
+    assert_eq!(learnt.metadata_uid.as_deref(), Some(metadata_uid.as_str()));
+}

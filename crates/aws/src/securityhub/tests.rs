@@ -44,12 +44,34 @@ async fn batch_update(State(seen): State<Seen>, Json(body): Json<Value>) -> Resp
 
 async fn batch_update_v2(State(seen): State<Seen>, Json(body): Json<Value>) -> Response {
     seen.lock().unwrap().push(body.clone());
+    let uids = body["MetadataUids"].as_array().cloned().unwrap_or_default();
+    let idents = body["FindingIdentifiers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !uids.is_empty() && !idents.is_empty() {
+        // As Security Hub: one identifier form per request.
+        return (
+            StatusCode::BAD_REQUEST,
+            [("x-amzn-errortype", "ValidationException")],
+            Json(json!({"message": "MetadataUids or FindingIdentifiers, not both"})),
+        )
+            .into_response();
+    }
     let (mut processed, mut unprocessed) = (vec![], vec![]);
-    for uid in body["MetadataUids"].as_array().cloned().unwrap_or_default() {
+    for uid in uids {
         if uid.as_str().is_some_and(|u| u.starts_with("missing")) {
             unprocessed.push(json!({"MetadataUid": uid, "ErrorCode": "ResourceNotFoundException", "ErrorMessage": "gone"}));
         } else {
             processed.push(json!({"MetadataUid": uid}));
+        }
+    }
+    for ident in idents {
+        let info_uid = ident["FindingInfoUid"].as_str().unwrap_or_default();
+        if info_uid.starts_with("missing") {
+            unprocessed.push(json!({"FindingIdentifier": ident, "ErrorCode": "ResourceNotFoundException", "ErrorMessage": "gone"}));
+        } else {
+            processed.push(json!({"FindingIdentifier": ident}));
         }
     }
     Json(json!({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}))
@@ -253,12 +275,12 @@ async fn v2_updates_send_status_id_and_comment() {
     let outcome = hub
         .batch_update_v2(vec![
             OcsfUpdate {
-                metadata_uid: "u1".into(),
+                identifier: OcsfIdentifier::MetadataUid("u1".into()),
                 workflow: Workflow::Resolved,
                 comment: Some("closed in Backlog".into()),
             },
             OcsfUpdate {
-                metadata_uid: "missing-2".into(),
+                identifier: OcsfIdentifier::MetadataUid("missing-2".into()),
                 workflow: Workflow::Resolved,
                 comment: Some("closed in Backlog".into()),
             },
@@ -272,6 +294,57 @@ async fn v2_updates_send_status_id_and_comment() {
     assert_eq!(body["StatusId"], 4);
     assert_eq!(body["Comment"], "closed in Backlog");
     assert_eq!(body["MetadataUids"], json!(["u1", "missing-2"]));
+}
+
+fn by_finding(info_uid: &str) -> OcsfIdentifier {
+    OcsfIdentifier::Finding {
+        cloud_account_uid: "111111111111".into(),
+        finding_info_uid: info_uid.into(),
+        metadata_product_uid: "arn:aws:securityhub:us-east-1::product/aws/guardduty".into(),
+    }
+}
+
+#[tokio::test]
+async fn v2_sends_each_identifier_form_in_its_own_request() {
+    let (hub, seen) = fake_hub().await;
+    let ocsf = |identifier| OcsfUpdate {
+        identifier,
+        workflow: Workflow::Notified,
+        comment: Some("Backlog SEC-1".into()),
+    };
+    let outcome = hub
+        .batch_update_v2(vec![
+            ocsf(OcsfIdentifier::MetadataUid("meta-1".into())),
+            ocsf(by_finding("info-2")),
+            ocsf(by_finding("missing-3")),
+        ])
+        .await;
+    assert_eq!(outcome.calls, 2);
+    assert_eq!(outcome.processed, vec!["meta-1", "info-2"]);
+    assert_eq!(outcome.unprocessed.len(), 1);
+    assert_eq!(outcome.unprocessed[0].finding_id, "missing-3");
+    assert_eq!(outcome.unprocessed[0].code, "ResourceNotFoundException");
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies[0]["MetadataUids"], json!(["meta-1"]));
+    assert!(
+        bodies[0].get("FindingIdentifiers").is_none(),
+        "{}",
+        bodies[0]
+    );
+    assert!(bodies[1].get("MetadataUids").is_none(), "{}", bodies[1]);
+    assert_eq!(
+        bodies[1]["FindingIdentifiers"][0],
+        json!({
+            "CloudAccountUid": "111111111111",
+            "FindingInfoUid": "info-2",
+            "MetadataProductUid": "arn:aws:securityhub:us-east-1::product/aws/guardduty"
+        })
+    );
+    assert_eq!(bodies[1]["FindingIdentifiers"].as_array().unwrap().len(), 2);
+    for body in &bodies {
+        assert_eq!(body["StatusId"], 2);
+        assert_eq!(body["Comment"], "Backlog SEC-1");
+    }
 }
 
 #[tokio::test]

@@ -75,7 +75,7 @@ impl FindingsWriter for SecurityHubWriter {
         use fb_aws::securityhub::{OcsfUpdate, WorkflowUpdate as AsffUpdate};
         let client = self.client().await?;
         let mut result = BatchResult::default();
-        // Results name findings by id; the pipeline wants its keys back.
+        // Results name findings by the identifier sent; the pipeline wants its keys back.
         let mut key_of: HashMap<String, String> = HashMap::new();
         let (mut asff, mut ocsf) = (Vec::new(), Vec::new());
         for u in updates {
@@ -85,26 +85,37 @@ impl FindingsWriter for SecurityHubWriter {
                     .push(unprocessed(u, "InvalidWorkflow", false));
                 continue;
             };
-            key_of.insert(u.finding_id.clone(), u.finding_key.clone());
             match (u.format, &u.product_arn) {
-                (FindingFormat::Asff, Some(product_arn)) => asff.push(AsffUpdate {
-                    finding_id: u.finding_id.clone(),
-                    product_arn: product_arn.clone(),
-                    workflow: wf,
-                    note: Some(u.note.clone()),
-                }),
+                (FindingFormat::Asff, Some(product_arn)) => {
+                    key_of.insert(u.finding_id.clone(), u.finding_key.clone());
+                    asff.push(AsffUpdate {
+                        finding_id: u.finding_id.clone(),
+                        product_arn: product_arn.clone(),
+                        workflow: wf,
+                        note: Some(u.note.clone()),
+                    });
+                }
                 (FindingFormat::Asff, None) => {
                     result
                         .unprocessed
                         .push(unprocessed(u, "MissingProductArn", false));
                 }
-                // BatchUpdateFindingsV2 identifies findings by metadata uid; the pipeline's
-                // finding id is the best identifier it records for OCSF findings.
-                (FindingFormat::Ocsf, _) => ocsf.push(OcsfUpdate {
-                    metadata_uid: u.finding_id.clone(),
-                    workflow: wf,
-                    comment: Some(u.note.clone()),
-                }),
+                (FindingFormat::Ocsf, _) => match ocsf_identifier(u) {
+                    Some(identifier) => {
+                        key_of.insert(identifier.name().to_owned(), u.finding_key.clone());
+                        ocsf.push(OcsfUpdate {
+                            identifier,
+                            workflow: wf,
+                            comment: Some(u.note.clone()),
+                        });
+                    }
+                    None => {
+                        tracing::error!(finding_key = %u.finding_key, "OCSF write-back skipped: the mapping has neither the metadata uid nor the product uid and account that BatchUpdateFindingsV2 needs");
+                        result
+                            .unprocessed
+                            .push(unprocessed(u, "MissingOcsfIdentifier", false));
+                    }
+                },
             }
         }
         let mut outcomes = Vec::new();
@@ -186,11 +197,77 @@ impl FindingsWriter for SecurityHubWriter {
     }
 }
 
+/// BatchUpdateFindingsV2 names a finding by `metadata.uid`; a mapping recorded before that
+/// was kept falls back to (account, `finding_info.uid`, `metadata.product.uid`). The finding
+/// id is never sent as a metadata uid: Security Hub would answer ResourceNotFound.
+fn ocsf_identifier(u: &WorkflowUpdate) -> Option<fb_aws::OcsfIdentifier> {
+    if let Some(uid) = u.metadata_uid.as_ref().filter(|uid| !uid.is_empty()) {
+        return Some(fb_aws::OcsfIdentifier::MetadataUid(uid.clone()));
+    }
+    let product_uid = u.product_arn.as_ref().filter(|p| !p.is_empty())?;
+    if u.account.is_empty() || u.finding_id.is_empty() {
+        return None;
+    }
+    Some(fb_aws::OcsfIdentifier::Finding {
+        cloud_account_uid: u.account.clone(),
+        finding_info_uid: u.finding_id.clone(),
+        metadata_product_uid: product_uid.clone(),
+    })
+}
+
 fn unprocessed(u: &WorkflowUpdate, code: &str, retryable: bool) -> Unprocessed {
     Unprocessed {
         finding_key: u.finding_key.clone(),
         code: code.to_owned(),
         message: format!("cannot send workflow {:?} for this finding", u.workflow),
         retryable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fb_aws::OcsfIdentifier;
+
+    use super::*;
+
+    fn ocsf(metadata_uid: Option<&str>, product_uid: Option<&str>) -> WorkflowUpdate {
+        WorkflowUpdate {
+            finding_key: "key-1".into(),
+            finding_id: "arn:aws:guardduty:us-east-1:111111111111:detector/d/finding/f".into(),
+            product_arn: product_uid.map(str::to_owned),
+            metadata_uid: metadata_uid.map(str::to_owned),
+            account: "111111111111".into(),
+            format: FindingFormat::Ocsf,
+            workflow: "NOTIFIED".into(),
+            note: "Backlog SEC-1".into(),
+        }
+    }
+
+    #[test]
+    fn an_ocsf_finding_is_named_by_its_metadata_uid() {
+        let u = ocsf(Some("meta-1"), Some("arn:product"));
+        assert_eq!(
+            ocsf_identifier(&u),
+            Some(OcsfIdentifier::MetadataUid("meta-1".into()))
+        );
+    }
+
+    #[test]
+    fn without_a_metadata_uid_the_finding_identifiers_form_is_used() {
+        let u = ocsf(None, Some("arn:product"));
+        assert_eq!(
+            ocsf_identifier(&u),
+            Some(OcsfIdentifier::Finding {
+                cloud_account_uid: u.account.clone(),
+                finding_info_uid: u.finding_id.clone(),
+                metadata_product_uid: "arn:product".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn without_either_identifier_nothing_is_sent() {
+        assert_eq!(ocsf_identifier(&ocsf(None, None)), None);
+        assert_eq!(ocsf_identifier(&ocsf(Some(""), Some(""))), None);
     }
 }

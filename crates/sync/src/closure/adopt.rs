@@ -208,6 +208,7 @@ impl ClosureSync {
             finding_key: finding.key.clone(),
             finding_id: finding.id.clone(),
             product_arn: finding.product_arn.clone(),
+            metadata_uid: finding.metadata_uid.clone(),
             format: match finding.format {
                 fb_model::finding::FindingFormat::Ocsf => fb_store::FindingFormat::Ocsf,
                 _ => fb_store::FindingFormat::Asff,

@@ -125,6 +125,7 @@ mod tests {
             finding_key: "k1".into(),
             finding_id: "arn:finding/1".into(),
             product_arn: Some("arn:product".into()),
+            metadata_uid: None,
             format: FindingFormat::Asff,
             account: "111111111111".into(),
             region: "ap-northeast-1".into(),

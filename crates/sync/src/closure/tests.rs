@@ -132,6 +132,7 @@ fn mapping(n: usize) -> Mapping {
         finding_key: finding(n),
         finding_id: format!("arn:aws:guardduty:us-east-1:111111111111:detector/d/finding/{n}"),
         product_arn: Some("arn:aws:securityhub:us-east-1::product/aws/guardduty".into()),
+        metadata_uid: None,
         format: FindingFormat::Asff,
         account: "111111111111".into(),
         region: "us-east-1".into(),

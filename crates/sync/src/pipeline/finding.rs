@@ -158,6 +158,11 @@ impl Pipeline {
             finding_key: finding.key.clone(),
             finding_id: finding.id.clone(),
             product_arn: finding.product_arn.clone(),
+            // An ASFF delivery of a finding first seen as OCSF keeps the uid it had.
+            metadata_uid: finding
+                .metadata_uid
+                .clone()
+                .or_else(|| previous.as_ref().and_then(|m| m.metadata_uid.clone())),
             format: store_format(finding.format),
             account: finding.account.clone(),
             region: finding.region.clone(),
@@ -217,6 +222,11 @@ impl Pipeline {
         if age == Ordering::Equal && is_echo(finding, &mapping) {
             PipelineStats::bump(&self.inner.stats.echoes);
             return Ok(Outcome::Echo);
+        }
+
+        // A mapping recorded before `metadata_uid` was kept learns it from the next delivery.
+        if mapping.metadata_uid.is_none() && finding.metadata_uid.is_some() {
+            mapping.metadata_uid = finding.metadata_uid.clone();
         }
 
         if age == Ordering::Greater && returned(finding, &mapping) {

@@ -294,6 +294,7 @@ mod tests {
             finding_key: "k".into(),
             finding_id: "k".into(),
             product_arn: None,
+            metadata_uid: None,
             format: fb_store::FindingFormat::Asff,
             account: String::new(),
             region: String::new(),
