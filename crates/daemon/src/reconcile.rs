@@ -7,21 +7,26 @@
 //! it (a running daemon holds its lock) plans are made without secret comparison, and the
 //! caller must not apply.
 //!
+//! Places removed from the file: the store records where our resources are after each
+//! reconcile ([`managed`]); those places are read too, so the planner deletes what is left
+//! there. Without the store they are unknown, and not read.
+//!
 //! Must not: print (callers choose how to show progress and results), retry a failed action
 //! (the next reconcile does), or let a secret value out — only HMAC fingerprints leave here.
+
+mod managed;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
 use fb_aws::executor::SecretResolver;
-use fb_aws::inventory::ObserveScope;
 use fb_aws::{ApplyReport, DiscoverError, ObserveStats, Outcome, SessionError, Sessions};
 use fb_model::compile::{BacklogIds, CompileError, CompileInputs};
 use fb_model::config::{Config, Delivery};
 use fb_model::plan::{Op, Plan, ResourceKind};
 use fb_model::resources::DesiredState;
 use fb_model::secret::{fingerprint, Secret, SecretRef, SecretResolveError};
-use fb_store::{Store, StoreError};
+use fb_store::{ManagedPlaces, Store, StoreError};
 
 /// (account, region) → connection name → secret fingerprint recorded at our last apply.
 type RecordedFingerprints = BTreeMap<(String, String), BTreeMap<String, String>>;
@@ -64,6 +69,8 @@ pub struct Prepared {
     /// Secrets were fingerprinted and compared with the store's records.
     pub compares_secrets: bool,
     recorded: RecordedFingerprints,
+    /// The places the store recorded as holding our resources (empty without a store).
+    managed: ManagedPlaces,
 }
 
 /// Reads everything but EventBridge: sessions, accounts, Backlog ids (only when a rule uses
@@ -85,9 +92,11 @@ pub async fn prepare(
     };
     let mut desired = fb_model::compile::compile(config, &inputs).map_err(PrepareError::Compile)?;
     let mut recorded = BTreeMap::new();
+    let mut managed = ManagedPlaces::default();
     if let Some(store) = store {
         fill_fingerprints(&mut desired, store)?;
         recorded = recorded_fingerprints(&desired, store)?;
+        managed = store.managed_places().map_err(PrepareError::Store)?;
     }
     Ok(Prepared {
         config: config.clone(),
@@ -96,6 +105,7 @@ pub async fn prepare(
         sessions,
         compares_secrets: store.is_some(),
         recorded,
+        managed,
     })
 }
 
@@ -202,21 +212,14 @@ fn recorded_fingerprints(
     Ok(out)
 }
 
-/// Reads every account × region and plans. `progress(done, total)` reports places read.
-/// Unreadable accounts or regions are in the plan's errors, never a failure of the whole.
+/// Reads every account × region of the file, and the places recorded in the store that the
+/// file no longer names, and plans. `progress(done, total)` reports places read. Unreadable
+/// accounts or regions are in the plan's errors, never a failure of the whole.
 pub async fn plan(
     prepared: &Prepared,
     progress: impl Fn(usize, usize) + Sync,
 ) -> (Plan, ObserveStats) {
-    let config = &prepared.config;
-    let scope = ObserveScope {
-        naming: &prepared.desired.naming,
-        accounts: &prepared.accounts,
-        regions: &config.accounts.regions,
-        read_invoke_role: config.accounts.invoke_role_arn.is_none(),
-        concurrency: config.reconcile.concurrency,
-    };
-    let mut observation = fb_aws::observe(&prepared.sessions, scope, progress).await;
+    let mut observation = managed::observe_all(prepared, progress).await;
     for account in &mut observation.state.accounts {
         for region in &mut account.regions {
             let place = (account.account.clone(), region.region.clone());
@@ -244,8 +247,8 @@ impl Applied {
     }
 }
 
-/// Applies `plan` once, then records the fingerprints of the secrets now live in AWS and
-/// forgets those of deleted connections.
+/// Applies `plan` once, then records the fingerprints of the secrets now live in AWS, forgets
+/// those of deleted connections, and records the places that still hold our resources.
 pub async fn apply(prepared: &Prepared, plan: &Plan, store: &Store) -> Applied {
     let resolve = |r: &SecretRef| r.resolve();
     let resolver: SecretResolver<'_> = &resolve;
@@ -256,9 +259,9 @@ pub async fn apply(prepared: &Prepared, plan: &Plan, store: &Store) -> Applied {
         prepared.config.reconcile.concurrency,
     )
     .await;
-    let record_error = record(&report, store).await.err();
+    let record_error = record(prepared, plan, &report, store).await.err();
     if let Some(error) = &record_error {
-        tracing::error!(error = %error, "cannot record connection secret fingerprints");
+        tracing::error!(error = %error, "cannot record connection secret fingerprints and places");
     }
     Applied {
         report,
@@ -266,7 +269,12 @@ pub async fn apply(prepared: &Prepared, plan: &Plan, store: &Store) -> Applied {
     }
 }
 
-async fn record(report: &ApplyReport, store: &Store) -> Result<(), StoreError> {
+async fn record(
+    prepared: &Prepared,
+    plan: &Plan,
+    report: &ApplyReport,
+    store: &Store,
+) -> Result<(), StoreError> {
     for fp in report.recorded_fingerprints() {
         store.put_fingerprint(&fp.account, &fp.region, &fp.connection, &fp.fingerprint)?;
     }
@@ -278,7 +286,49 @@ async fn record(report: &ApplyReport, store: &Store) -> Result<(), StoreError> {
             store.remove_fingerprint(&r.account, region, &r.name)?;
         }
     }
+    record_places(prepared, plan, Some(report), store)?;
     store.flush().await
+}
+
+/// Records the places that hold our resources after a plan that changed nothing (`apply`
+/// records them itself): the file's places are recorded before they can be removed from it, and
+/// recorded places found empty are forgotten. Writes only when the record changes.
+pub async fn record_unchanged_places(
+    prepared: &Prepared,
+    plan: &Plan,
+    store: &Store,
+) -> Result<(), StoreError> {
+    if record_places(prepared, plan, None, store)? {
+        store.flush().await?;
+    }
+    Ok(())
+}
+
+/// Writes (without flushing) the places after `plan`; true when the record changed.
+fn record_places(
+    prepared: &Prepared,
+    plan: &Plan,
+    report: Option<&ApplyReport>,
+    store: &Store,
+) -> Result<bool, StoreError> {
+    let after = managed::places_after(&prepared.desired, plan, report, &prepared.managed);
+    if after != prepared.managed {
+        let forgotten: Vec<String> = prepared
+            .managed
+            .places
+            .difference(&after.places)
+            .map(|(account, region)| format!("{account}/{region}"))
+            .collect();
+        tracing::info!(
+            places = after.places.len(),
+            invoke_roles = after.invoke_roles.len(),
+            forgotten = ?forgotten,
+            "recording the places that hold our resources"
+        );
+        store.set_managed_places(&after)?;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// One whole reconcile, as the daemon's schedule runs it.
@@ -317,6 +367,10 @@ pub async fn reconcile_with(
     let prepared = prepare(config, base, Some(store)).await?;
     let (plan, stats) = self::plan(&prepared, |_, _| {}).await;
     let applied = if plan.is_empty() {
+        if let Err(error) = record_unchanged_places(&prepared, &plan, store).await {
+            // Not fatal: the next reconcile records them again.
+            tracing::error!(error = %error, "cannot record the places that hold our resources");
+        }
         None
     } else {
         Some(apply(&prepared, &plan, store).await)

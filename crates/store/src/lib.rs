@@ -30,6 +30,7 @@ pub use backup::{ExportReport, ImportReport, RecordCounts};
 pub use check::{CheckProblem, CheckReport};
 pub use error::{ExportError, ImportError, MigrateError, OpenError, StoreError};
 pub use migrate::MigrationReport;
+pub use state::ManagedPlaces;
 pub use types::{
     CreateIntent, EventOrigin, FindingFormat, InboxEvent, IssueStatus, Mapping, OutboxItem,
 };

@@ -1,9 +1,13 @@
-//! Small state: create intents, the HMAC key, connection-secret fingerprints and cursors.
+//! Small state: create intents, the HMAC key, connection-secret fingerprints, cursors, and the
+//! places (account × region, invoke roles) where our resources were left by the last reconcile.
 //!
 //! Must not: store a secret. The HMAC key is the store's own random key, used to fingerprint
 //! secrets so drift is detected without keeping them (DESIGN §3).
 
+use std::collections::BTreeSet;
+
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::types::CreateIntent;
@@ -13,7 +17,63 @@ pub(crate) fn fingerprint_key(account: &str, region: &str, connection: &str) -> 
     [account, region, connection].join("\u{0}").into_bytes()
 }
 
+/// Where the managed places are kept: a named value in the `cursors` tree, so that export,
+/// import and check carry it like any other small named state (a removed place forgotten in a
+/// restore would leave its resources behind for good).
+const MANAGED_PLACES: &str = "reconcile.managed_places";
+
+/// The places holding resources we created, as recorded after the last reconcile: the
+/// reconciler reads them even when the file no longer names them, so that removing an account
+/// or region from the file deletes what we left there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPlaces {
+    /// (account, region) pairs with `fb-<name>-…` rules, connections or destinations.
+    pub places: BTreeSet<(String, String)>,
+    /// Accounts with our managed invoke role.
+    pub invoke_roles: BTreeSet<String>,
+}
+
+impl ManagedPlaces {
+    /// Every account named, by a place or by an invoke role.
+    pub fn accounts(&self) -> BTreeSet<&str> {
+        self.places
+            .iter()
+            .map(|(account, _)| account.as_str())
+            .chain(self.invoke_roles.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The recorded regions of `account`.
+    pub fn regions_of(&self, account: &str) -> BTreeSet<&str> {
+        self.places
+            .iter()
+            .filter(|(a, _)| a == account)
+            .map(|(_, region)| region.as_str())
+            .collect()
+    }
+}
+
 impl Store {
+    /// The places recorded by [`Store::set_managed_places`]; empty when none were recorded.
+    pub fn managed_places(&self) -> Result<ManagedPlaces, StoreError> {
+        let Some(json) = self.cursor(MANAGED_PLACES)? else {
+            return Ok(ManagedPlaces::default());
+        };
+        serde_json::from_str(&json).map_err(|e| StoreError::Invalid {
+            tree: tree::CURSORS,
+            reason: format!("{MANAGED_PLACES}: {e}"),
+        })
+    }
+
+    /// Replaces the recorded places (not flushed: the caller flushes with its other records).
+    pub fn set_managed_places(&self, places: &ManagedPlaces) -> Result<(), StoreError> {
+        let json = serde_json::to_string(places).map_err(|e| StoreError::Invalid {
+            tree: tree::CURSORS,
+            reason: format!("{MANAGED_PLACES}: {e}"),
+        })?;
+        self.set_cursor(MANAGED_PLACES, &json)
+    }
+
     /// Records a create intent and returns once it is durable: call before Backlog's create.
     pub async fn put_intent(&self, intent: &CreateIntent) -> Result<(), StoreError> {
         if intent.finding_key.is_empty() {
@@ -217,5 +277,59 @@ mod tests {
         assert_eq!(store.cursor("activities").unwrap(), None);
         store.set_cursor("activities", "123").expect("set");
         assert_eq!(store.cursor("activities").unwrap().as_deref(), Some("123"));
+    }
+
+    fn sample_places() -> ManagedPlaces {
+        ManagedPlaces {
+            places: [
+                ("111", "eu-west-1"),
+                ("111", "us-east-1"),
+                ("222", "us-east-1"),
+            ]
+            .into_iter()
+            .map(|(a, r)| (a.to_owned(), r.to_owned()))
+            .collect(),
+            invoke_roles: ["111".to_owned(), "333".to_owned()].into(),
+        }
+    }
+
+    #[test]
+    fn managed_places_are_empty_until_set_and_then_replaced() {
+        let store = Store::open_temporary().expect("open");
+        assert_eq!(store.managed_places().unwrap(), ManagedPlaces::default());
+        let places = sample_places();
+        store.set_managed_places(&places).expect("set");
+        assert_eq!(store.managed_places().unwrap(), places);
+        assert_eq!(
+            places.accounts().into_iter().collect::<Vec<_>>(),
+            ["111", "222", "333"]
+        );
+        assert_eq!(
+            places.regions_of("111").into_iter().collect::<Vec<_>>(),
+            ["eu-west-1", "us-east-1"]
+        );
+        store
+            .set_managed_places(&ManagedPlaces::default())
+            .expect("clear");
+        assert_eq!(store.managed_places().unwrap(), ManagedPlaces::default());
+    }
+
+    #[test]
+    fn managed_places_survive_export_and_import() {
+        let store = Store::open_temporary().expect("open");
+        store.set_managed_places(&sample_places()).expect("set");
+        let mut exported = Vec::new();
+        store.export(&mut exported).expect("export");
+        let restored = Store::open_temporary().expect("open");
+        restored.import(&mut exported.as_slice()).expect("import");
+        assert_eq!(restored.managed_places().unwrap(), sample_places());
+    }
+
+    #[test]
+    fn an_unreadable_record_of_managed_places_is_an_error() {
+        let store = Store::open_temporary().expect("open");
+        store.set_cursor(MANAGED_PLACES, "not json").expect("set");
+        let error = store.managed_places().expect_err("invalid");
+        assert!(error.to_string().contains(MANAGED_PLACES), "{error}");
     }
 }

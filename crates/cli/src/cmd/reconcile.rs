@@ -84,14 +84,15 @@ async fn plan_command(
         if store.is_none() {
             eprintln!(
                 "warning: the store at {} is in use (is the daemon running?); planning without \
-                 comparing connection secrets",
+                 comparing connection secrets and without places removed from the file",
                 config.store.path.display()
             );
         }
         store
     } else {
         eprintln!(
-            "note: no store at {}; planning without comparing connection secrets",
+            "note: no store at {}; planning without comparing connection secrets and without \
+             places removed from the file",
             config.store.path.display()
         );
         None
@@ -140,6 +141,13 @@ async fn apply_command(cli: &Cli, auto_approve: bool) -> anyhow::Result<ExitCode
     print_stats(&plan, &stats);
     let unreadable = report_unreadable(&plan);
     if plan.is_empty() {
+        if let Err(error) = reconcile::record_unchanged_places(&prepared, &plan, &store).await {
+            eprintln!(
+                "warning: {}; removing a place from the file may leave its resources behind \
+                 until a later apply records it",
+                fb_aws::error_chain(&error)
+            );
+        }
         return Ok(if unreadable {
             ExitCode::from(1)
         } else {
