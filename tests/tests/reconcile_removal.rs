@@ -2,7 +2,8 @@
 //! (`fb_daemon::reconcile`, in-process against moto, with a real store): apply to 2 accounts ×
 //! 2 regions, drop one region and one account from the file, apply → their `fb-<name>-…`
 //! resources and the dropped account's invoke role are gone, the rest and a hand-made rule
-//! are untouched, the store forgets the emptied places, and the next plan is empty.
+//! are untouched, the store forgets the emptied places, and the next plan is empty. A store
+//! without the record (older version) gets it from a reconcile that changes nothing.
 
 use fb_daemon::reconcile::{reconcile_with, PlaceResult};
 use fb_e2e::moto::{block_on, Moto};
@@ -138,6 +139,16 @@ fn an_account_and_a_region_removed_from_the_file_are_emptied_and_forgotten() {
             (DROPPED, KEPT_REGION),
             (DROPPED, DROPPED_REGION),
         ];
+        assert_eq!(
+            store.managed_places().unwrap(),
+            places(&all_places, &[KEPT, DROPPED])
+        );
+
+        // A store from before the record existed: a reconcile with nothing to change records
+        // the places, so that they can be removed later.
+        store.set_managed_places(&ManagedPlaces::default()).unwrap();
+        let in_sync = reconcile_with(&full, base.clone(), &store).await.unwrap();
+        assert!(in_sync.applied.is_none(), "{:?}", in_sync.plan);
         assert_eq!(
             store.managed_places().unwrap(),
             places(&all_places, &[KEPT, DROPPED])
