@@ -5,7 +5,7 @@
 //! `meta` (schema version, sequence reservation, HMAC key), `inbox`, `outbox`, `intents`,
 //! `mappings` (finding key →), `idx_issue` (issue key NUL finding key → ∅), `idx_finding_id`
 //! (finding id NUL finding key → ∅), `fingerprints` (account NUL region NUL connection →),
-//! `cursors`.
+//! `cursors` (name → small value; also the reconciler's managed places, see [`ManagedPlaces`]).
 //!
 //! Must not: hold a secret (only HMAC fingerprints), or call a network. A store is opened by one
 //! process at a time (sled's file lock); the CLI says so instead of waiting.
