@@ -338,6 +338,9 @@ pub struct Reconciled {
     pub stats: ObserveStats,
     /// The file's regions (places of accounts that could not be read at all).
     pub regions: Vec<String>,
+    /// The regions read in accounts with places recorded outside the file (an account removed
+    /// from the file, or a region removed): an unreadable one fails in these instead.
+    pub account_regions: BTreeMap<String, Vec<String>>,
     /// `None` when the plan was empty (nothing was applied).
     pub applied: Option<Applied>,
 }
@@ -345,10 +348,15 @@ pub struct Reconciled {
 impl Reconciled {
     /// One outcome per account × region, for status and metrics.
     pub fn places(&self) -> Vec<PlaceOutcome> {
-        places(
+        places_by_account(
             &self.plan,
             self.applied.as_ref().map(|a| &a.report),
-            &self.regions,
+            |account| {
+                self.account_regions
+                    .get(account)
+                    .cloned()
+                    .unwrap_or_else(|| self.regions.clone())
+            },
         )
     }
 }
@@ -379,6 +387,11 @@ pub async fn reconcile_with(
         plan,
         stats,
         regions: config.accounts.regions.clone(),
+        account_regions: managed::read_regions(
+            &prepared.accounts,
+            &config.accounts.regions,
+            &prepared.managed,
+        ),
         applied,
     })
 }
@@ -424,6 +437,15 @@ pub struct PlaceOutcome {
 /// that could not be read, or whose invoke role failed, fails in every region: in `regions`
 /// (the file's) when the plan lists none for it, as for an account whose role was denied.
 pub fn places(plan: &Plan, report: Option<&ApplyReport>, regions: &[String]) -> Vec<PlaceOutcome> {
+    places_by_account(plan, report, |_| regions.to_vec())
+}
+
+/// [`places`] with the regions an unreadable account fails in given per account.
+pub fn places_by_account(
+    plan: &Plan,
+    report: Option<&ApplyReport>,
+    regions_of: impl Fn(&str) -> Vec<String>,
+) -> Vec<PlaceOutcome> {
     let failure = |account: &str, region: Option<&str>| -> Option<String> {
         report?
             .results
@@ -447,13 +469,17 @@ pub fn places(plan: &Plan, report: Option<&ApplyReport>, regions: &[String]) -> 
             .or_else(|| failure(&account.account, None));
         if account.regions.is_empty() {
             if let Some(error) = &account.error {
-                out.extend(regions.iter().map(|region| PlaceOutcome {
-                    account: account.account.clone(),
-                    region: region.clone(),
-                    drift: 0,
-                    result: PlaceResult::Failed,
-                    error: Some(error.clone()),
-                }));
+                out.extend(
+                    regions_of(&account.account)
+                        .into_iter()
+                        .map(|region| PlaceOutcome {
+                            account: account.account.clone(),
+                            region,
+                            drift: 0,
+                            result: PlaceResult::Failed,
+                            error: Some(error.clone()),
+                        }),
+                );
             }
         }
         for region in &account.regions {
@@ -596,6 +622,26 @@ mod tests {
                 ("us-east-1", PlaceResult::Failed, Some("cannot assume role")),
             ]
         );
+    }
+
+    #[test]
+    fn an_unreadable_account_fails_in_its_own_regions_when_given_per_account() {
+        let mut plan = sample_plan();
+        plan.accounts[1].regions.clear();
+        let outcomes = places_by_account(&plan, None, |account| {
+            let region = if account == "222222222222" {
+                "eu-west-2"
+            } else {
+                "us-east-1"
+            };
+            vec![region.to_owned()]
+        });
+        let denied: Vec<_> = outcomes
+            .iter()
+            .filter(|p| p.account == "222222222222")
+            .map(|p| (p.region.as_str(), p.result))
+            .collect();
+        assert_eq!(denied, [("eu-west-2", PlaceResult::Failed)]);
     }
 
     #[test]

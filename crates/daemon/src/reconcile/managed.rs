@@ -87,6 +87,28 @@ fn extra_places(
     groups
 }
 
+/// The regions read in each account that has recorded places outside the file's accounts ×
+/// regions: the file's and its recorded ones for an account of the file, only its recorded
+/// ones for an account removed from it.
+pub(super) fn read_regions(
+    file_accounts: &[String],
+    file_regions: &[String],
+    managed: &ManagedPlaces,
+) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (regions, accounts) in extra_places(file_accounts, file_regions, managed) {
+        for account in accounts {
+            let read: Vec<String> = if file_accounts.contains(&account) {
+                file_regions.iter().chain(&regions).cloned().collect()
+            } else {
+                regions.clone()
+            };
+            out.insert(account, read);
+        }
+    }
+    out
+}
+
 /// Adds `more` (a read of `regions`) to `into`: new accounts as they are, more regions of an
 /// account already read to its regions. An account that `more` could not open, but `into`
 /// could, gets the error in each of those regions.

@@ -190,6 +190,19 @@ fn places_inside_the_file_are_not_read_twice() {
     assert!(groups.is_empty(), "{groups:?}");
 }
 
+#[test]
+fn an_unreadable_account_fails_in_the_regions_it_was_read_in() {
+    let recorded = places(&[(A, "eu-west-2"), (B, "eu-west-2")], &[B]);
+    let regions = read_regions(&strings(&[A]), &strings(&["us-east-1"]), &recorded);
+    let expected: BTreeMap<String, Vec<String>> = [
+        (A.to_owned(), strings(&["us-east-1", "eu-west-2"])),
+        (B.to_owned(), strings(&["eu-west-2"])),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(regions, expected);
+}
+
 fn observed(account: &str, regions: &[&str], error: Option<&str>) -> ObservedAccount {
     ObservedAccount {
         account: account.into(),
