@@ -13,15 +13,31 @@ use crate::error::{AwsCallError, CallContext};
 /// Per-rule reads run this many at once inside one region.
 const RULE_READ_CONCURRENCY: usize = 4;
 
+/// Every item of a `NextToken`-paged list; each page is one counted call.
+async fn all_pages<T, F, Fut>(calls: &AtomicUsize, mut page: F) -> Result<Vec<T>, AwsCallError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsCallError>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let (batch, next) = page(token.take()).await?;
+        items.extend(batch);
+        match next {
+            Some(next) => token = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 pub(super) async fn read_rules(
     eb: &aws_sdk_eventbridge::Client,
     prefix: &str,
     calls: &AtomicUsize,
 ) -> Result<Vec<ObservedRule>, AwsCallError> {
-    let mut listed = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
+    let listed = all_pages(calls, |token| async move {
         let page = eb
             .list_rules()
             .name_prefix(prefix)
@@ -29,12 +45,9 @@ pub(super) async fn read_rules(
             .send()
             .await
             .op("events:ListRules")?;
-        listed.extend(page.rules().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+        Ok((page.rules().to_vec(), page.next_token().map(str::to_owned)))
+    })
+    .await?;
     futures::stream::iter(listed)
         .map(|rule| read_rule(eb, rule, calls))
         .buffered(RULE_READ_CONCURRENCY)
@@ -50,24 +63,20 @@ async fn read_rule(
     let name = rule.name().unwrap_or_default().to_owned();
     let arn = rule.arn().unwrap_or_default().to_owned();
     let event_bus = rule.event_bus_name().unwrap_or("default").to_owned();
-    let mut targets = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
+    let (name_ref, bus_ref) = (&name, &event_bus);
+    let targets = all_pages(calls, |token| async move {
         let page = eb
             .list_targets_by_rule()
-            .rule(&name)
-            .event_bus_name(&event_bus)
+            .rule(name_ref)
+            .event_bus_name(bus_ref)
             .set_next_token(token)
             .send()
             .await
             .op("events:ListTargetsByRule")?;
-        targets.extend(page.targets().iter().map(observed_target));
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+        let targets = page.targets().iter().map(observed_target).collect();
+        Ok((targets, page.next_token().map(str::to_owned)))
+    })
+    .await?;
     calls.fetch_add(1, Ordering::Relaxed);
     let tags = eb
         .list_tags_for_resource()
@@ -99,10 +108,7 @@ pub(super) async fn read_connections(
     prefix: &str,
     calls: &AtomicUsize,
 ) -> Result<Vec<ObservedConnection>, AwsCallError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
+    let names = all_pages(calls, |token| async move {
         let page = eb
             .list_connections()
             .name_prefix(prefix)
@@ -110,16 +116,14 @@ pub(super) async fn read_connections(
             .send()
             .await
             .op("events:ListConnections")?;
-        names.extend(
-            page.connections()
-                .iter()
-                .filter_map(|c| c.name().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+        let names = page
+            .connections()
+            .iter()
+            .filter_map(|c| c.name().map(str::to_owned))
+            .collect();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         calls.fetch_add(1, Ordering::Relaxed);
@@ -165,10 +169,7 @@ pub(super) async fn read_destinations(
     prefix: &str,
     calls: &AtomicUsize,
 ) -> Result<Vec<ObservedApiDestination>, AwsCallError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        calls.fetch_add(1, Ordering::Relaxed);
+    let names = all_pages(calls, |token| async move {
         let page = eb
             .list_api_destinations()
             .name_prefix(prefix)
@@ -176,16 +177,14 @@ pub(super) async fn read_destinations(
             .send()
             .await
             .op("events:ListApiDestinations")?;
-        names.extend(
-            page.api_destinations()
-                .iter()
-                .filter_map(|d| d.name().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+        let names = page
+            .api_destinations()
+            .iter()
+            .filter_map(|d| d.name().map(str::to_owned))
+            .collect();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         calls.fetch_add(1, Ordering::Relaxed);
