@@ -28,21 +28,15 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, RecordState, Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
-};
+use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
+use fb_e2e::scenario::{batch_import, closure_config_text, Detector, ACCOUNT, NEVER, REGION, ROLE};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-const ROLE: &str = "FindingsBridgeExecution";
-const PRODUCT_ARN: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
 const INGEST_KEY: &str = "bench-e2e-ingest-key-6Wm3";
 const TOKEN: &str = "bench-e2e-webhook-token-8Zp5";
-const NEVER: &str = "0 0 0 1 1 * 2099";
 const DELIVERIES: usize = 3;
 const SENDERS: usize = 16;
 const BUF_OK: &str =
@@ -69,124 +63,20 @@ fn main() {
     });
 }
 
-fn finding_id(n: usize) -> String {
-    format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/bench/finding/b{n:05}")
-}
-
-fn finding_json(n: usize) -> Value {
-    json!({
-        "SchemaVersion": "2018-10-08",
-        "Id": finding_id(n),
-        "ProductArn": PRODUCT_ARN,
-        "ProductName": "GuardDuty",
-        "GeneratorId": format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/bench"),
-        "AwsAccountId": ACCOUNT,
-        "Region": REGION,
-        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
-        "CreatedAt": "2026-01-01T00:00:00.000Z",
-        "UpdatedAt": "2026-01-01T00:00:00.000Z",
-        "Severity": {"Label": "HIGH", "Normalized": 70},
-        "Title": format!("Unprotected port on instance {n} is being probed"),
-        "Description": "An unprotected port is being probed by a known malicious host.",
-        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("i-{n:017}")}],
-        "Workflow": {"Status": "NEW"},
-        "RecordState": "ACTIVE"
-    })
-}
+const DETECTOR: Detector = Detector {
+    name: "bench",
+    id_prefix: "b",
+    digits: 5,
+};
 
 /// Imports the findings with Workflow NOTIFIED, so the start-up backfill (NEW findings) finds
 /// nothing and every issue comes from a delivered event.
 async fn import_findings(moto: &Moto, count: usize) {
-    let hub = moto.securityhub(ACCOUNT, REGION).await.expect("client");
-    let all: Vec<AwsSecurityFinding> = (0..count)
-        .map(|n| {
-            AwsSecurityFinding::builder()
-                .schema_version("2018-10-08")
-                .id(finding_id(n))
-                .product_arn(PRODUCT_ARN)
-                .product_name("GuardDuty")
-                .generator_id(format!(
-                    "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/bench"
-                ))
-                .aws_account_id(ACCOUNT)
-                .region(REGION)
-                .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
-                .created_at("2026-01-01T00:00:00.000Z")
-                .updated_at("2026-01-01T00:00:00.000Z")
-                .severity(
-                    Severity::builder()
-                        .label(SeverityLabel::High)
-                        .normalized(70)
-                        .build(),
-                )
-                .title(format!("Unprotected port on instance {n} is being probed"))
-                .description("An unprotected port is being probed by a known malicious host.")
-                .resources(
-                    Resource::builder()
-                        .r#type("AwsEc2Instance")
-                        .id(format!("i-{n:017}"))
-                        .build(),
-                )
-                .record_state(RecordState::Active)
-                .workflow(Workflow::builder().status(WorkflowStatus::Notified).build())
-                .build()
-        })
-        .collect();
-    for chunk in all.chunks(100) {
-        let out = hub
-            .batch_import_findings()
-            .set_findings(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("BatchImportFindings");
-        assert_eq!(out.failed_count(), Some(0), "{out:?}");
-    }
+    batch_import(moto, DETECTOR.sdk_findings(count, WorkflowStatus::Notified)).await;
 }
 
 fn config_text(backlog_url: &str, store: &std::path::Path, closure_sync: &str) -> String {
-    format!(
-        r#"version: 1
-name: bench
-accounts:
-  ids: ["{ACCOUNT}"]
-  role: {ROLE}
-  regions: [{REGION}]
-security_hub:
-  account: "{ACCOUNT}"
-  region: {REGION}
-backlog:
-  base_url: {backlog_url}
-  api_key: env:FB_BENCH_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
-  closed_statuses: [Closed]
-  suppress_resolutions: ["Won't Fix", Invalid, Duplication]
-  webhook_token: env:FB_BENCH_WEBHOOK_TOKEN
-relay:
-  public_url: http://127.0.0.1:8080
-  api_key: env:FB_BENCH_INGEST_KEY
-rules:
-  - name: guardduty
-    match:
-      product_names: [GuardDuty]
-      severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]
-      record_states: [ACTIVE]
-      workflow_statuses: [NEW]
-    issue:
-      summary: "<FindingType> found at AWS account <AwsAccountId>"
-      description: "<Title>\n\nSeverity: <Severity>"
-server:
-  listen: "127.0.0.1:0"
-store:
-  path: {store}
-schedules:
-  reconcile: "{NEVER}"
-  closure_sync: "{closure_sync}"
-  backfill: "{NEVER}"
-"#,
-        store = store.display()
-    )
+    closure_config_text("bench", "FB_BENCH", backlog_url, store, closure_sync)
 }
 
 /// The emulators, one store, and an HTTP client; daemons are started per phase.
@@ -334,7 +224,7 @@ async fn deliver(world: &World, daemon: &Daemon, range: std::ops::Range<usize>) 
                     return;
                 };
                 let body = fb_model::finding::asff_event(
-                    finding_json(n),
+                    DETECTOR.finding_json(n),
                     &format!("bench-event-{n}-{d}"),
                     "2026-01-01T00:00:00Z",
                 );
@@ -403,7 +293,7 @@ fn endpoint_counts(requests: &[Value]) -> String {
 async fn one_issue_each(world: &World, range: std::ops::Range<usize>) -> usize {
     let by = world.issues_by_finding().await;
     for n in range.clone() {
-        let keys = by.get(&finding_id(n)).map_or(0, Vec::len);
+        let keys = by.get(&DETECTOR.finding_id(n)).map_or(0, Vec::len);
         assert_eq!(keys, 1, "finding {n} has {keys} issues");
     }
     range.len()
@@ -469,7 +359,7 @@ async fn unfinished_intents(world: &World, range: std::ops::Range<usize>) {
         tokio::spawn(async move {
             for n in range {
                 let body = fb_model::finding::asff_event(
-                    finding_json(n),
+                    DETECTOR.finding_json(n),
                     &format!("bench-kill-{n}"),
                     "2026-01-01T00:00:00Z",
                 );
@@ -556,7 +446,7 @@ async fn close_one_by_one(
         latencies.push(started.elapsed());
         let finding = world
             .moto
-            .finding(ACCOUNT, REGION, &finding_id(*n))
+            .finding(ACCOUNT, REGION, &DETECTOR.finding_id(*n))
             .await
             .expect("GetFindings")
             .expect("the finding");
@@ -599,7 +489,7 @@ async fn close_one_by_one(
 
 async fn closure(world: &World, findings: usize, closes: usize, poll: u64) {
     let keys_by = world.issues_by_finding().await;
-    let item = |n: usize| (n, keys_by[&finding_id(n)][0].clone());
+    let item = |n: usize| (n, keys_by[&DETECTOR.finding_id(n)][0].clone());
     let polled: Vec<_> = (0..closes).map(item).collect();
     let hooked: Vec<_> = (closes..2 * closes).map(item).collect();
     let bulk: Vec<_> = (2 * closes..3 * closes).map(item).collect();
@@ -663,7 +553,7 @@ async fn closure(world: &World, findings: usize, closes: usize, poll: u64) {
         for n in remaining {
             let f = world
                 .moto
-                .finding(ACCOUNT, REGION, &finding_id(n))
+                .finding(ACCOUNT, REGION, &DETECTOR.finding_id(n))
                 .await
                 .expect("GetFindings")
                 .expect("the finding");

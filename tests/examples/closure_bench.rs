@@ -13,54 +13,21 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, RecordState, Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
-};
+use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use serde_json::{json, Value};
+use fb_e2e::scenario::{batch_import, Detector, ACCOUNT, REGION};
+use serde_json::Value;
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-const PRODUCT_ARN: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
 const INGEST_KEY: &str = "bench-closure-ingest-key-7Tq1";
 const TOKEN: &str = "bench-closure-webhook-token-3Lp9";
 
-fn finding_id(n: usize) -> String {
-    format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/bench/finding/closure{n:04}")
-}
-
-fn finding(n: usize) -> AwsSecurityFinding {
-    AwsSecurityFinding::builder()
-        .schema_version("2018-10-08")
-        .id(finding_id(n))
-        .product_arn(PRODUCT_ARN)
-        .product_name("GuardDuty")
-        .generator_id("bench")
-        .aws_account_id(ACCOUNT)
-        .region(REGION)
-        .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
-        .created_at("2026-01-01T00:00:00.000Z")
-        .updated_at("2026-01-01T00:00:00.000Z")
-        .severity(
-            Severity::builder()
-                .label(SeverityLabel::High)
-                .normalized(70)
-                .build(),
-        )
-        .title(format!("bench finding {n}"))
-        .description("bench")
-        .resources(
-            Resource::builder()
-                .r#type("AwsEc2Instance")
-                .id(format!("i-{n}"))
-                .build(),
-        )
-        .record_state(RecordState::Active)
-        .workflow(Workflow::builder().status(WorkflowStatus::Notified).build())
-        .build()
-}
+const DETECTOR: Detector = Detector {
+    name: "bench",
+    id_prefix: "closure",
+    digits: 4,
+};
 
 fn config(backlog: &str, store: &std::path::Path, closure_sync: &str) -> String {
     format!(
@@ -128,13 +95,12 @@ fn main() {
         moto.create_execution_role(ACCOUNT, "FindingsBridgeExecution")
             .await
             .unwrap();
-        let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
         let total = closes * 2;
-        hub.batch_import_findings()
-            .set_findings(Some((0..total).map(finding).collect()))
-            .send()
-            .await
-            .unwrap();
+        batch_import(
+            &moto,
+            DETECTOR.sdk_findings(total, WorkflowStatus::Notified),
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bench.yaml");
         let mut env = moto.env(REGION);
@@ -159,13 +125,7 @@ fn main() {
             if keys.is_empty() {
                 for n in 0..total {
                     let body = fb_model::finding::asff_event(
-                        json!({"SchemaVersion": "2018-10-08", "Id": finding_id(n), "ProductArn": PRODUCT_ARN,
-                               "ProductName": "GuardDuty", "GeneratorId": "bench", "AwsAccountId": ACCOUNT,
-                               "Region": REGION, "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
-                               "CreatedAt": "2026-01-01T00:00:00.000Z", "UpdatedAt": "2026-01-01T00:00:00.000Z",
-                               "Severity": {"Label": "HIGH"}, "Title": format!("bench finding {n}"),
-                               "Description": "bench", "Resources": [{"Type": "AwsEc2Instance", "Id": format!("i-{n}")}],
-                               "Workflow": {"Status": "NEW"}, "RecordState": "ACTIVE"}),
+                        DETECTOR.finding_json(n),
                         &format!("bench-{n}"),
                         "2026-01-01T00:00:00Z",
                     );

@@ -7,6 +7,7 @@
 pub mod daemon;
 pub mod moto;
 pub mod sandbox;
+pub mod scenario;
 
 use std::path::PathBuf;
 

@@ -27,154 +27,33 @@ use aws_sdk_securityhub::types::{
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
+use fb_e2e::scenario::{
+    batch_import, closure_config_text, Detector, ACCOUNT, NEVER, PRODUCT_ARN, REGION, ROLE,
+};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-const ROLE: &str = "FindingsBridgeExecution";
-const PRODUCT_ARN: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
 const INGEST_KEY: &str = "e2e-closure-ingest-key-4Rt8";
 const TOKEN: &str = "e2e-closure-webhook-token-2Vn6";
 const FINDINGS: usize = 20;
-const NEVER: &str = "0 0 0 1 1 * 2099";
 
-fn finding_id(n: usize) -> String {
-    format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure/finding/c{n:04}")
-}
-
-fn finding_json(n: usize) -> Value {
-    json!({
-        "SchemaVersion": "2018-10-08",
-        "Id": finding_id(n),
-        "ProductArn": PRODUCT_ARN,
-        "ProductName": "GuardDuty",
-        "GeneratorId": format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"),
-        "AwsAccountId": ACCOUNT,
-        "Region": REGION,
-        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
-        "CreatedAt": "2026-01-01T00:00:00.000Z",
-        "UpdatedAt": "2026-01-01T00:00:00.000Z",
-        "Severity": {"Label": "HIGH", "Normalized": 70},
-        "Title": format!("Unprotected port on instance {n} is being probed"),
-        "Description": "An unprotected port is being probed by a known malicious host.",
-        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("i-{n:017}")}],
-        "Workflow": {"Status": "NEW"},
-        "RecordState": "ACTIVE"
-    })
-}
-
-/// Finding `n` as its provider sends it to Security Hub.
-fn sdk_finding(
-    n: usize,
-    updated_at: &str,
-    record_state: RecordState,
-    workflow: WorkflowStatus,
-) -> AwsSecurityFinding {
-    AwsSecurityFinding::builder()
-        .schema_version("2018-10-08")
-        .id(finding_id(n))
-        .product_arn(PRODUCT_ARN)
-        .product_name("GuardDuty")
-        .generator_id(format!(
-            "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/closure"
-        ))
-        .aws_account_id(ACCOUNT)
-        .region(REGION)
-        .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
-        .created_at("2026-01-01T00:00:00.000Z")
-        .updated_at(updated_at)
-        .severity(
-            Severity::builder()
-                .label(SeverityLabel::High)
-                .normalized(70)
-                .build(),
-        )
-        .title(format!("Unprotected port on instance {n} is being probed"))
-        .description("An unprotected port is being probed by a known malicious host.")
-        .resources(
-            Resource::builder()
-                .r#type("AwsEc2Instance")
-                .id(format!("i-{n:017}"))
-                .build(),
-        )
-        .record_state(record_state)
-        .workflow(Workflow::builder().status(workflow).build())
-        .build()
-}
+const DETECTOR: Detector = Detector {
+    name: "closure",
+    id_prefix: "c",
+    digits: 4,
+};
 
 /// Imports the findings with Workflow NOTIFIED, so the start-up backfill (NEW findings) finds
 /// nothing and every issue comes from a delivered event.
 async fn import_findings(moto: &Moto) {
-    let all: Vec<AwsSecurityFinding> = (0..FINDINGS)
-        .map(|n| {
-            sdk_finding(
-                n,
-                "2026-01-01T00:00:00.000Z",
-                RecordState::Active,
-                WorkflowStatus::Notified,
-            )
-        })
-        .collect();
-    provider_import(moto, all).await;
-}
-
-/// BatchImportFindings, as a provider calls it (Security Hub keeps Workflow and Note of known
-/// findings and resets them to NEW when one goes ARCHIVED → ACTIVE).
-async fn provider_import(moto: &Moto, findings: Vec<AwsSecurityFinding>) {
-    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
-    let out = hub
-        .batch_import_findings()
-        .set_findings(Some(findings))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.failed_count(), Some(0), "{out:?}");
+    batch_import(
+        moto,
+        DETECTOR.sdk_findings(FINDINGS, WorkflowStatus::Notified),
+    )
+    .await;
 }
 
 fn config_text(backlog_url: &str, store: &Path, closure_sync: &str) -> String {
-    format!(
-        r#"version: 1
-name: e2e
-accounts:
-  ids: ["{ACCOUNT}"]
-  role: {ROLE}
-  regions: [{REGION}]
-security_hub:
-  account: "{ACCOUNT}"
-  region: {REGION}
-backlog:
-  base_url: {backlog_url}
-  api_key: env:FB_E2E_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
-  closed_statuses: [Closed]
-  suppress_resolutions: ["Won't Fix", Invalid, Duplication]
-  webhook_token: env:FB_E2E_WEBHOOK_TOKEN
-relay:
-  public_url: http://127.0.0.1:8080
-  api_key: env:FB_E2E_INGEST_KEY
-rules:
-  - name: guardduty
-    match:
-      product_names: [GuardDuty]
-      severity_labels: [LOW, MEDIUM, HIGH, CRITICAL]
-      record_states: [ACTIVE]
-      workflow_statuses: [NEW]
-    issue:
-      summary: "<FindingType> found at AWS account <AwsAccountId>"
-      description: "<Title>\n\nSeverity: <Severity>"
-server:
-  listen: "127.0.0.1:0"
-store:
-  path: {store}
-schedules:
-  reconcile: "{NEVER}"
-  closure_sync: "{closure_sync}"
-  backfill: "{NEVER}"
-"#,
-        store = store.display()
-    )
+    closure_config_text("e2e", "FB_E2E", backlog_url, store, closure_sync)
 }
 
 struct World {
@@ -325,7 +204,7 @@ impl World {
 
     async fn finding(&self, n: usize) -> Value {
         self.moto
-            .finding(ACCOUNT, REGION, &finding_id(n))
+            .finding(ACCOUNT, REGION, &DETECTOR.finding_id(n))
             .await
             .unwrap()
             .unwrap()
@@ -392,7 +271,7 @@ fn closes_and_reopens_reach_security_hub_by_polling_and_by_webhook_then_nothing_
         let mut daemon = w.start("*/2 * * * * *");
         for n in 0..FINDINGS {
             let body = fb_model::finding::asff_event(
-                finding_json(n),
+                DETECTOR.finding_json(n),
                 &format!("closure-event-{n}"),
                 "2026-01-01T00:00:00Z",
             )
@@ -405,7 +284,7 @@ fn closes_and_reopens_reach_security_hub_by_polling_and_by_webhook_then_nothing_
         .await;
         let keys = w.issue_keys().await;
         assert_eq!(keys.len(), FINDINGS);
-        let key = |n: usize| keys[&finding_id(n)].clone();
+        let key = |n: usize| keys[&DETECTOR.finding_id(n)].clone();
         let notified: Vec<_> = (0..FINDINGS)
             .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
             .collect();
@@ -840,7 +719,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         const TRACKED: usize = 5;
         for n in 0..TRACKED {
             let body = fb_model::finding::asff_event(
-                finding_json(n),
+                DETECTOR.finding_json(n),
                 &format!("lifecycle-event-{n}"),
                 "2026-01-01T00:00:00Z",
             )
@@ -852,7 +731,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         })
         .await;
         let keys = w.issue_keys().await;
-        let key = |n: usize| keys[&finding_id(n)].clone();
+        let key = |n: usize| keys[&DETECTOR.finding_id(n)].clone();
         let notified: Vec<_> = (0..TRACKED)
             .map(|n| (n, "NOTIFIED", format!("Backlog {}", key(n))))
             .collect();
@@ -862,7 +741,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         // The provider archives 3 (a new UpdatedAt): comment + issue closed (close_issue_on defaults to archived).
         let archived = (0..3)
             .map(|n| {
-                sdk_finding(
+                DETECTOR.sdk_finding(
                     n,
                     "2026-01-02T00:00:00.000Z",
                     RecordState::Archived,
@@ -870,7 +749,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
                 )
             })
             .collect();
-        provider_import(&w.moto, archived).await;
+        batch_import(&w.moto, archived).await;
         seen = w.forward_events(&daemon, seen).await;
         for n in 0..3 {
             w.until_issue(&daemon, &key(n), "closed with a comment", |i| {
@@ -882,7 +761,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         // 2 come back: Security Hub resets them to NEW; the same issues reopen, NOTIFIED again.
         let active = (0..2)
             .map(|n| {
-                sdk_finding(
+                DETECTOR.sdk_finding(
                     n,
                     "2026-01-03T00:00:00.000Z",
                     RecordState::Active,
@@ -890,7 +769,7 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
                 )
             })
             .collect();
-        provider_import(&w.moto, active).await;
+        batch_import(&w.moto, active).await;
         seen = w.forward_events(&daemon, seen).await;
         for n in 0..2 {
             w.until_issue(&daemon, &key(n), "reopened", |i| i["status"]["id"] == 1)
@@ -941,7 +820,7 @@ fn lifecycle_changes_whose_events_were_lost_are_found_by_rechecking_security_hub
         let daemon = Daemon::start(&w.config_path(), &w.env).unwrap();
         for n in 0..3 {
             let body = fb_model::finding::asff_event(
-                finding_json(n),
+                DETECTOR.finding_json(n),
                 &format!("recheck-event-{n}"),
                 "2026-01-01T00:00:00Z",
             )
@@ -953,31 +832,31 @@ fn lifecycle_changes_whose_events_were_lost_are_found_by_rechecking_security_hub
         })
         .await;
         let keys = w.issue_keys().await;
-        let first = keys[&finding_id(0)].clone();
+        let first = keys[&DETECTOR.finding_id(0)].clone();
         w.expect_workflows(&daemon, &[(0, "NOTIFIED", format!("Backlog {first}"))])
             .await;
 
         // Archived by its provider; the Imported event never reaches the daemon.
-        let archived = sdk_finding(
+        let archived = DETECTOR.sdk_finding(
             0,
             "2026-01-02T00:00:00.000Z",
             RecordState::Archived,
             WorkflowStatus::New,
         );
-        provider_import(&w.moto, vec![archived]).await;
+        batch_import(&w.moto, vec![archived]).await;
         w.until_issue(&daemon, &first, "closed with a comment", |i| {
             i["status"]["id"] == 4 && i["comments"].to_string().contains("archived")
         })
         .await;
 
         // Back (Security Hub resets it to NEW); again no event delivered.
-        let back = sdk_finding(
+        let back = DETECTOR.sdk_finding(
             0,
             "2026-01-03T00:00:00.000Z",
             RecordState::Active,
             WorkflowStatus::New,
         );
-        provider_import(&w.moto, vec![back]).await;
+        batch_import(&w.moto, vec![back]).await;
         w.until_issue(&daemon, &first, "reopened", |i| i["status"]["id"] == 1)
             .await;
         w.expect_workflows(&daemon, &[(0, "NOTIFIED", format!("Backlog {first}"))])

@@ -11,29 +11,13 @@ use std::time::{Duration, Instant};
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
+use fb_e2e::scenario::{config_head, ACCOUNT, NEVER, REGION, ROLE};
 use serde_json::Value;
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-const ROLE: &str = "FindingsBridgeExecution";
-
 fn config_text(backlog_url: &str, store: &Path, rate: u32) -> String {
+    let head = config_head("ops", "FB_E2E", backlog_url);
     format!(
-        r#"version: 1
-name: ops
-accounts:
-  ids: ["{ACCOUNT}"]
-  role: {ROLE}
-  regions: [{REGION}]
-security_hub:
-  account: "{ACCOUNT}"
-  region: {REGION}
-backlog:
-  base_url: {backlog_url}
-  api_key: env:FB_E2E_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
+        r#"{head}
 relay:
   public_url: http://127.0.0.1:8080
   api_key: env:FB_E2E_INGEST_KEY
@@ -52,9 +36,9 @@ server:
 store:
   path: {store}
 schedules:
-  reconcile: "0 0 0 1 1 * 2099"
-  closure_sync: "0 0 0 1 1 * 2099"
-  backfill: "0 0 0 1 1 * 2099"
+  reconcile: "{NEVER}"
+  closure_sync: "{NEVER}"
+  backfill: "{NEVER}"
 "#,
         store = store.display()
     )

@@ -13,51 +13,26 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, RecordState, Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
-};
+use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use serde_json::{json, Value};
+use fb_e2e::scenario::{batch_import, config_head, Detector, ACCOUNT, NEVER, REGION, ROLE};
+use serde_json::json;
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-const ROLE: &str = "FindingsBridgeExecution";
-const PRODUCT_ARN: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
 const INGEST_KEY: &str = "e2e-ingest-key-7Hq2";
 const TOKEN: &str = "e2e-webhook-token-9Kd1";
 const SENDERS: usize = 16;
 
-fn finding_id(n: usize) -> String {
-    format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/e2e/finding/f{n:04}")
-}
-
-/// The ASFF finding as Security Hub would put it in an Imported event.
-fn finding_json(n: usize) -> Value {
-    json!({
-        "SchemaVersion": "2018-10-08",
-        "Id": finding_id(n),
-        "ProductArn": PRODUCT_ARN,
-        "ProductName": "GuardDuty",
-        "GeneratorId": format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/e2e"),
-        "AwsAccountId": ACCOUNT,
-        "Region": REGION,
-        "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
-        "CreatedAt": "2026-01-01T00:00:00.000Z",
-        "UpdatedAt": "2026-01-01T00:00:00.000Z",
-        "Severity": {"Label": "HIGH", "Normalized": 70},
-        "Title": format!("Unprotected port on instance {n} is being probed"),
-        "Description": "An unprotected port is being probed by a known malicious host.",
-        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("i-{n:017}")}],
-        "Workflow": {"Status": "NEW"},
-        "RecordState": "ACTIVE"
-    })
-}
+const DETECTOR: Detector = Detector {
+    name: "e2e",
+    id_prefix: "f",
+    digits: 4,
+};
 
 fn event_body(n: usize, delivery: usize) -> String {
     fb_model::finding::asff_event(
-        finding_json(n),
+        DETECTOR.finding_json(n),
         &format!("e2e-event-{n}-{delivery}"),
         "2026-01-01T00:00:00Z",
     )
@@ -67,48 +42,7 @@ fn event_body(n: usize, delivery: usize) -> String {
 /// Imports findings `0..count` into moto's Security Hub with Workflow `workflow` (NOTIFIED
 /// for the delivery tests: see the header).
 async fn import_findings(moto: &Moto, count: usize, workflow: WorkflowStatus) {
-    let hub = moto.securityhub(ACCOUNT, REGION).await.unwrap();
-    let all: Vec<AwsSecurityFinding> = (0..count)
-        .map(|n| {
-            AwsSecurityFinding::builder()
-                .schema_version("2018-10-08")
-                .id(finding_id(n))
-                .product_arn(PRODUCT_ARN)
-                .product_name("GuardDuty")
-                .generator_id(format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/e2e"))
-                .aws_account_id(ACCOUNT)
-                .region(REGION)
-                .types("TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort")
-                .created_at("2026-01-01T00:00:00.000Z")
-                .updated_at("2026-01-01T00:00:00.000Z")
-                .severity(
-                    Severity::builder()
-                        .label(SeverityLabel::High)
-                        .normalized(70)
-                        .build(),
-                )
-                .title(format!("Unprotected port on instance {n} is being probed"))
-                .description("An unprotected port is being probed by a known malicious host.")
-                .resources(
-                    Resource::builder()
-                        .r#type("AwsEc2Instance")
-                        .id(format!("i-{n:017}"))
-                        .build(),
-                )
-                .record_state(RecordState::Active)
-                .workflow(Workflow::builder().status(workflow.clone()).build())
-                .build()
-        })
-        .collect();
-    for chunk in all.chunks(100) {
-        let out = hub
-            .batch_import_findings()
-            .set_findings(Some(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(out.failed_count(), Some(0), "{out:?}");
-    }
+    batch_import(moto, DETECTOR.sdk_findings(count, workflow)).await;
 }
 
 /// A deterministic shuffle (xorshift), so a failure replays the same order.
@@ -232,7 +166,7 @@ impl World {
             ));
         }
         for n in 0..count {
-            let id = finding_id(n);
+            let id = DETECTOR.finding_id(n);
             let keys = match issues.get(&id) {
                 Some(keys) if keys.len() == 1 => keys,
                 Some(keys) => return Some(format!("{id} has {} issues: {keys:?}", keys.len())),
@@ -257,22 +191,9 @@ impl World {
 }
 
 fn config_text(backlog_url: &str, store: &Path) -> String {
+    let head = config_head("e2e", "FB_E2E", backlog_url);
     format!(
-        r#"version: 1
-name: e2e
-accounts:
-  ids: ["{ACCOUNT}"]
-  role: {ROLE}
-  regions: [{REGION}]
-security_hub:
-  account: "{ACCOUNT}"
-  region: {REGION}
-backlog:
-  base_url: {backlog_url}
-  api_key: env:FB_E2E_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
+        r#"{head}
   webhook_token: env:FB_E2E_WEBHOOK_TOKEN
 relay:
   public_url: http://127.0.0.1:8080
@@ -295,9 +216,9 @@ store:
   path: {store}
 # Jobs run only at start (backfill) in these tests.
 schedules:
-  reconcile: "0 0 0 1 1 * 2099"
-  closure_sync: "0 0 0 1 1 * 2099"
-  backfill: "0 0 0 1 1 * 2099"
+  reconcile: "{NEVER}"
+  closure_sync: "{NEVER}"
+  backfill: "{NEVER}"
 "#,
         store = store.display()
     )
@@ -383,7 +304,7 @@ fn two_hundred_findings_one_issue_each_through_a_sigkill() {
             let missing: Vec<usize> = acked_findings
                 .iter()
                 .copied()
-                .filter(|n| !issues.contains_key(&finding_id(*n)))
+                .filter(|n| !issues.contains_key(&DETECTOR.finding_id(*n)))
                 .collect();
             if missing.is_empty() {
                 break;
@@ -487,7 +408,7 @@ fn sigterm_during_a_burst_exits_zero_and_loses_nothing() {
             assert!(issues.values().all(|k| k.len() == 1), "{issues:?}");
             if acked_findings
                 .iter()
-                .all(|n| issues.contains_key(&finding_id(*n)))
+                .all(|n| issues.contains_key(&DETECTOR.finding_id(*n)))
             {
                 break;
             }

@@ -4,40 +4,16 @@
 
 use fb_daemon::reconcile::{reconcile_with, PlaceResult, Reconciled};
 use fb_e2e::moto::{block_on, Moto};
-
-const ROLE: &str = "FindingsBridgeExecution";
+use fb_e2e::scenario::{reconcile_config, ReconcilePlaces, ROLE};
 
 fn config(accounts: &[&str]) -> fb_model::config::Config {
-    let ids: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
-    let text = format!(
-        r#"version: 1
-name: lib
-accounts:
-  ids: [{ids}]
-  role: {ROLE}
-  regions: [ap-northeast-1, us-east-1]
-security_hub: {{account: "{hub}", region: ap-northeast-1}}
-backlog:
-  base_url: http://127.0.0.1:9
-  api_key: env:FB_LIB_TEST_UNUSED_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
-relay:
-  public_url: https://bridge.example.test
-  api_key: file:{key}
-rules:
-  - name: guardduty
-    match: {{product_names: [GuardDuty], record_states: [ACTIVE], workflow_statuses: [NEW]}}
-    issue: {{summary: "<FindingType> in <AwsAccountId>", description: "<Title>"}}
-server: {{listen: "127.0.0.1:0"}}
-store: {{path: /nonexistent/unused}}
-"#,
-        ids = ids.join(", "),
-        hub = accounts[0],
-        key = key_file().display(),
-    );
-    fb_model::config::parse_str(&text, "lib.yaml").expect("valid file")
+    let places = ReconcilePlaces {
+        accounts,
+        regions: &["ap-northeast-1", "us-east-1"],
+        hub_account: accounts[0],
+        hub_region: "ap-northeast-1",
+    };
+    reconcile_config("lib", places, &key_file())
 }
 
 /// The ingest key as a `file:` reference: no process-wide environment is touched.

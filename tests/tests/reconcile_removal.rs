@@ -7,9 +7,9 @@
 
 use fb_daemon::reconcile::{reconcile_with, PlaceResult};
 use fb_e2e::moto::{block_on, Moto};
+use fb_e2e::scenario::{reconcile_config, ReconcilePlaces, ROLE};
 use fb_store::{ManagedPlaces, Store};
 
-const ROLE: &str = "FindingsBridgeExecution";
 const KEPT: &str = "111111111111";
 const DROPPED: &str = "222222222222";
 const KEPT_REGION: &str = "ap-northeast-1";
@@ -18,36 +18,13 @@ const PREFIX: &str = "fb-removal-";
 const FOREIGN_RULE: &str = "security-team-own-rule";
 
 fn config(accounts: &[&str], regions: &[&str], key: &std::path::Path) -> fb_model::config::Config {
-    let ids: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
-    let text = format!(
-        r#"version: 1
-name: removal
-accounts:
-  ids: [{ids}]
-  role: {ROLE}
-  regions: [{regions}]
-security_hub: {{account: "{KEPT}", region: {KEPT_REGION}}}
-backlog:
-  base_url: http://127.0.0.1:9
-  api_key: env:FB_REMOVAL_TEST_UNUSED_BACKLOG_KEY
-  project: SEC
-  issue_type: Task
-  priority: {{CRITICAL: High, HIGH: High, MEDIUM: Normal, LOW: Low, INFORMATIONAL: Low}}
-relay:
-  public_url: https://bridge.example.test
-  api_key: file:{key}
-rules:
-  - name: guardduty
-    match: {{product_names: [GuardDuty], record_states: [ACTIVE], workflow_statuses: [NEW]}}
-    issue: {{summary: "<FindingType> in <AwsAccountId>", description: "<Title>"}}
-server: {{listen: "127.0.0.1:0"}}
-store: {{path: /nonexistent/unused}}
-"#,
-        ids = ids.join(", "),
-        regions = regions.join(", "),
-        key = key.display(),
-    );
-    fb_model::config::parse_str(&text, "removal.yaml").expect("valid file")
+    let places = ReconcilePlaces {
+        accounts,
+        regions,
+        hub_account: KEPT,
+        hub_region: KEPT_REGION,
+    };
+    reconcile_config("removal", places, key)
 }
 
 /// Names of our rules, connections and API destinations in one place (plus foreign rules).
