@@ -32,7 +32,10 @@ use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use fb_e2e::scenario::{batch_import, closure_config_text, Detector, ACCOUNT, NEVER, REGION, ROLE};
+use fb_e2e::scenario::{
+    self, batch_import, closure_config_text, daemon_env, Detector, Poll, Secrets, ACCOUNT, NEVER,
+    REGION, ROLE, UNTHROTTLED,
+};
 use serde_json::{json, Value};
 
 const INGEST_KEY: &str = "bench-e2e-ingest-key-6Wm3";
@@ -92,28 +95,17 @@ impl World {
     async fn new(findings: usize) -> World {
         let moto = Moto::start().expect("start moto");
         // Backlog's rate limits are out of the way: this counts calls, it does not pace them.
-        let sandbox = Sandbox::start_with(&[
-            "--rate-read",
-            "100000",
-            "--rate-update",
-            "100000",
-            "--rate-search",
-            "100000",
-        ]);
+        let sandbox = Sandbox::start_with(&UNTHROTTLED);
         moto.create_execution_role(ACCOUNT, ROLE)
             .await
             .expect("execution role");
         import_findings(&moto, findings).await;
-        let mut env = moto.env(REGION);
-        env.extend(
-            [
-                ("FB_BENCH_BACKLOG_KEY", sandbox.api_key.as_str()),
-                ("FB_BENCH_INGEST_KEY", INGEST_KEY),
-                ("FB_BENCH_WEBHOOK_TOKEN", TOKEN),
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        let secrets = Secrets {
+            backlog_key: &sandbox.api_key,
+            ingest_key: INGEST_KEY,
+            webhook_token: Some(TOKEN),
+        };
+        let env = daemon_env(&moto, "FB_BENCH", secrets, Some("info"));
         World {
             moto,
             sandbox,
@@ -142,8 +134,7 @@ impl World {
     }
 
     async fn status(&self, daemon: &Daemon) -> Value {
-        let r = self.get(format!("{}/v1/status", daemon.base_url)).await;
-        r.json().await.expect("status JSON")
+        scenario::status(&self.http, daemon).await
     }
 
     /// The daemon's count of successful BatchUpdateFindings calls.
@@ -157,19 +148,11 @@ impl World {
 
     /// Waits until the status says `check`; panics with the log after two minutes.
     async fn until(&self, daemon: &Daemon, what: &str, check: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let status = self.status(daemon).await;
-            if check(&status) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: {status}\n{}",
-                daemon.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let poll = Poll {
+            within: Duration::from_secs(120),
+            every: Duration::from_millis(100),
+        };
+        scenario::until_status(&self.http, daemon, poll, what, check).await;
     }
 
     /// Finding id → issue keys, from the markers in the sandbox's issues.

@@ -17,7 +17,7 @@ use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use fb_e2e::scenario::{batch_import, Detector, ACCOUNT, REGION};
+use fb_e2e::scenario::{batch_import, daemon_env, Detector, Secrets, ACCOUNT, REGION};
 use serde_json::Value;
 
 const INGEST_KEY: &str = "bench-closure-ingest-key-7Tq1";
@@ -103,15 +103,12 @@ fn main() {
         .await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bench.yaml");
-        let mut env = moto.env(REGION);
-        env.extend(
-            [
-                ("FB_BENCH_BACKLOG_KEY", sandbox.api_key.as_str()),
-                ("FB_BENCH_INGEST_KEY", INGEST_KEY),
-                ("FB_BENCH_WEBHOOK_TOKEN", TOKEN),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        let secrets = Secrets {
+            backlog_key: &sandbox.api_key,
+            ingest_key: INGEST_KEY,
+            webhook_token: Some(TOKEN),
+        };
+        let env = daemon_env(&moto, "FB_BENCH", secrets, None);
         let http = reqwest::Client::new();
         let store = dir.path().join("store");
         let mut runs = Vec::new();

@@ -3,10 +3,13 @@
 //! for events, as SDK values for `BatchImportFindings`), and the daemon configuration used by
 //! the closure-sync scenarios.
 //!
-//! It only builds data and imports it; it must NOT assert anything about the daemon's behaviour
+//! It also reads the daemon's status and waits for it to say something.
+//!
+//! It only builds data, imports it and reads status; it must NOT assert anything about the daemon's behaviour
 //! (that belongs to each test) and must not start processes (see `daemon`, `moto`, `sandbox`).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use fb_model::config::Config;
 
@@ -15,6 +18,7 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::{json, Value};
 
+use crate::daemon::Daemon;
 use crate::moto::Moto;
 
 /// The member account every scenario runs in.
@@ -274,4 +278,92 @@ store: {{path: /nonexistent/unused}}
         key = key.display(),
     );
     fb_model::config::parse_str(&text, &format!("{name}.yaml")).expect("valid file")
+}
+
+/// The daemon's `GET /v1/status`, as JSON (panics when the daemon does not answer).
+pub async fn status(http: &reqwest::Client, daemon: &Daemon) -> Value {
+    let url = format!("{}/v1/status", daemon.base_url);
+    let response = http.get(&url).send().await.expect(&url);
+    response.json().await.expect("status JSON")
+}
+
+/// How long [`until_status`] waits at most, and how often it asks.
+#[derive(Debug, Clone, Copy)]
+pub struct Poll {
+    /// Give up (panic) after this long.
+    pub within: Duration,
+    /// Pause between two status reads.
+    pub every: Duration,
+}
+
+/// Reads the daemon's status until `check` holds and returns that status; panics with `what`,
+/// the last status and the daemon's log when it does not hold within `poll.within`.
+pub async fn until_status(
+    http: &reqwest::Client,
+    daemon: &Daemon,
+    poll: Poll,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + poll.within;
+    loop {
+        let status = status(http, daemon).await;
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting until {what}; last status {status:#}\ndaemon log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(poll.every).await;
+    }
+}
+
+/// Sandbox arguments that put Backlog's read, update and search rate limits out of the way
+/// (for scenarios that count calls rather than pace them).
+pub const UNTHROTTLED: [&str; 6] = [
+    "--rate-read",
+    "100000",
+    "--rate-update",
+    "100000",
+    "--rate-search",
+    "100000",
+];
+
+/// The secrets a scenario's config refers to by `env:{env_prefix}_…`.
+#[derive(Debug, Clone, Copy)]
+pub struct Secrets<'a> {
+    /// `{env_prefix}_BACKLOG_KEY`: the sandbox's API key.
+    pub backlog_key: &'a str,
+    /// `{env_prefix}_INGEST_KEY`.
+    pub ingest_key: &'a str,
+    /// `{env_prefix}_WEBHOOK_TOKEN`, when the config has one.
+    pub webhook_token: Option<&'a str>,
+}
+
+/// The daemon's environment: moto's endpoint and fake credentials in `REGION`, the secrets as
+/// `{env_prefix}_BACKLOG_KEY` / `_INGEST_KEY` / `_WEBHOOK_TOKEN`, and `RUST_LOG` when given.
+pub fn daemon_env(
+    moto: &Moto,
+    env_prefix: &str,
+    secrets: Secrets<'_>,
+    rust_log: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut env = moto.env(REGION);
+    env.push((
+        format!("{env_prefix}_BACKLOG_KEY"),
+        secrets.backlog_key.to_owned(),
+    ));
+    env.push((
+        format!("{env_prefix}_INGEST_KEY"),
+        secrets.ingest_key.to_owned(),
+    ));
+    if let Some(token) = secrets.webhook_token {
+        env.push((format!("{env_prefix}_WEBHOOK_TOKEN"), token.to_owned()));
+    }
+    if let Some(level) = rust_log {
+        env.push(("RUST_LOG".to_owned(), level.to_owned()));
+    }
+    env
 }

@@ -28,7 +28,8 @@ use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
 use fb_e2e::scenario::{
-    batch_import, closure_config_text, Detector, ACCOUNT, NEVER, PRODUCT_ARN, REGION, ROLE,
+    self, batch_import, closure_config_text, daemon_env, Detector, Poll, Secrets, ACCOUNT, NEVER,
+    PRODUCT_ARN, REGION, ROLE, UNTHROTTLED,
 };
 use serde_json::{json, Value};
 
@@ -67,26 +68,15 @@ struct World {
 impl World {
     async fn new() -> World {
         let moto = Moto::start().unwrap();
-        let sandbox = Sandbox::start_with(&[
-            "--rate-read",
-            "100000",
-            "--rate-update",
-            "100000",
-            "--rate-search",
-            "100000",
-        ]);
+        let sandbox = Sandbox::start_with(&UNTHROTTLED);
         moto.create_execution_role(ACCOUNT, ROLE).await.unwrap();
         import_findings(&moto).await;
-        let mut env = moto.env(REGION);
-        env.extend(
-            [
-                ("FB_E2E_BACKLOG_KEY", sandbox.api_key.as_str()),
-                ("FB_E2E_INGEST_KEY", INGEST_KEY),
-                ("FB_E2E_WEBHOOK_TOKEN", TOKEN),
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        let secrets = Secrets {
+            backlog_key: &sandbox.api_key,
+            ingest_key: INGEST_KEY,
+            webhook_token: Some(TOKEN),
+        };
+        let env = daemon_env(&moto, "FB_E2E", secrets, Some("info"));
         World {
             moto,
             sandbox,
@@ -176,14 +166,7 @@ impl World {
     }
 
     async fn status(&self, daemon: &Daemon) -> Value {
-        self.http
-            .get(format!("{}/v1/status", daemon.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        scenario::status(&self.http, daemon).await
     }
 
     /// Finding id → its one issue key (panics on a second issue for a finding).
@@ -238,19 +221,11 @@ impl World {
 
     /// Waits until `check(status)` holds.
     async fn until_status(&self, daemon: &Daemon, what: &str, check: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let status = self.status(daemon).await;
-            if check(&status) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: last status {status}\ndaemon log:\n{}",
-                daemon.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let poll = Poll {
+            within: Duration::from_secs(60),
+            every: Duration::from_millis(200),
+        };
+        scenario::until_status(&self.http, daemon, poll, what, check).await;
     }
 }
 

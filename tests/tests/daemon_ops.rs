@@ -6,12 +6,14 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use fb_e2e::scenario::{config_head, ACCOUNT, NEVER, REGION, ROLE};
+use fb_e2e::scenario::{
+    self, config_head, daemon_env, Poll, Secrets, ACCOUNT, NEVER, REGION, ROLE,
+};
 use serde_json::Value;
 
 fn config_text(backlog_url: &str, store: &Path, rate: u32) -> String {
@@ -52,29 +54,16 @@ fn status_command(url: &str) -> Output {
 }
 
 async fn status_json(daemon: &Daemon) -> Value {
-    reqwest::get(format!("{}/v1/status", daemon.base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    scenario::status(&reqwest::Client::new(), daemon).await
 }
 
 /// Polls the daemon's status until `check` holds.
 async fn until(daemon: &Daemon, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let status = status_json(daemon).await;
-        if check(&status) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting until {what}; status {status:#}\nlog:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let poll = Poll {
+        within: Duration::from_secs(90),
+        every: Duration::from_millis(200),
+    };
+    scenario::until_status(&reqwest::Client::new(), daemon, poll, what, check).await
 }
 
 #[test]
@@ -87,10 +76,12 @@ fn status_json_logs_sighup_reload_with_reconcile_and_sigterm() {
         let store = dir.path().join("store");
         let config = dir.path().join("findings-bridge.yaml");
         std::fs::write(&config, config_text(&sandbox.base_url, &store, 2)).unwrap();
-        let mut env = moto.env(REGION);
-        env.push(("FB_E2E_BACKLOG_KEY".into(), sandbox.api_key.clone()));
-        env.push(("FB_E2E_INGEST_KEY".into(), "ops-ingest-key-55x".into()));
-        env.push(("RUST_LOG".into(), "info".into()));
+        let secrets = Secrets {
+            backlog_key: &sandbox.api_key,
+            ingest_key: "ops-ingest-key-55x",
+            webhook_token: None,
+        };
+        let env = daemon_env(&moto, "FB_E2E", secrets, Some("info"));
         let mut daemon = Daemon::spawn_with(&config, &env, &["--log-format", "json"]).unwrap();
         daemon.wait_ready(Duration::from_secs(60)).unwrap();
         until(&daemon, "the start-up backfill and reconcile ran", |s| {

@@ -17,7 +17,9 @@ use aws_sdk_securityhub::types::WorkflowStatus;
 use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
-use fb_e2e::scenario::{batch_import, config_head, Detector, ACCOUNT, NEVER, REGION, ROLE};
+use fb_e2e::scenario::{
+    batch_import, config_head, daemon_env, Detector, Secrets, ACCOUNT, NEVER, REGION, ROLE,
+};
 use serde_json::json;
 
 const INGEST_KEY: &str = "e2e-ingest-key-7Hq2";
@@ -107,16 +109,12 @@ impl World {
             config_text(&sandbox.base_url, &dir.path().join("store")),
         )
         .unwrap();
-        let mut env = moto.env(REGION);
-        env.extend(
-            [
-                ("FB_E2E_BACKLOG_KEY", sandbox.api_key.as_str()),
-                ("FB_E2E_INGEST_KEY", INGEST_KEY),
-                ("FB_E2E_WEBHOOK_TOKEN", TOKEN),
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        let secrets = Secrets {
+            backlog_key: &sandbox.api_key,
+            ingest_key: INGEST_KEY,
+            webhook_token: Some(TOKEN),
+        };
+        let env = daemon_env(&moto, "FB_E2E", secrets, Some("info"));
         World {
             moto,
             sandbox,
