@@ -206,11 +206,7 @@ async fn deliver(world: &World, daemon: &Daemon, range: std::ops::Range<usize>) 
                 let Some((n, d)) = queue.lock().expect("queue").pop() else {
                     return;
                 };
-                let body = fb_model::finding::asff_event(
-                    DETECTOR.finding_json(n),
-                    &format!("bench-event-{n}-{d}"),
-                    "2026-01-01T00:00:00Z",
-                );
+                let body = DETECTOR.event(n, &format!("bench-event-{n}-{d}"));
                 // EventBridge retries until it gets a 2xx; so does this sender.
                 loop {
                     let sent = http
@@ -341,11 +337,7 @@ async fn unfinished_intents(world: &World, range: std::ops::Range<usize>) {
         let http = world.http.clone();
         tokio::spawn(async move {
             for n in range {
-                let body = fb_model::finding::asff_event(
-                    DETECTOR.finding_json(n),
-                    &format!("bench-kill-{n}"),
-                    "2026-01-01T00:00:00Z",
-                );
+                let body = DETECTOR.event(n, &format!("bench-kill-{n}"));
                 let r = http
                     .post(format!("{url}/v1/events"))
                     .header("x-api-key", INGEST_KEY)

@@ -121,11 +121,7 @@ fn main() {
             let mut daemon = Daemon::start(&path, &env).unwrap();
             if keys.is_empty() {
                 for n in 0..total {
-                    let body = fb_model::finding::asff_event(
-                        DETECTOR.finding_json(n),
-                        &format!("bench-{n}"),
-                        "2026-01-01T00:00:00Z",
-                    );
+                    let body = DETECTOR.event(n, &format!("bench-{n}"));
                     http.post(format!("{}/v1/events", daemon.base_url))
                         .header("x-api-key", INGEST_KEY)
                         .body(body.to_string())

@@ -87,6 +87,12 @@ impl Detector {
         })
     }
 
+    /// The EventBridge "Security Hub Findings - Imported" event carrying finding `n`
+    /// ([`Detector::finding_json`]) with event id `event_id`.
+    pub fn event(&self, n: usize, event_id: &str) -> Value {
+        fb_model::finding::asff_event(self.finding_json(n), event_id, "2026-01-01T00:00:00Z")
+    }
+
     /// Finding `n` as its provider sends it to Security Hub (the same finding as
     /// [`Detector::finding_json`], with the given update time, record state and workflow).
     pub fn sdk_finding(

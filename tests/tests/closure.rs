@@ -245,12 +245,7 @@ fn closes_and_reopens_reach_security_hub_by_polling_and_by_webhook_then_nothing_
         // --- Run 1: findings → issues; webhooks dropped, polling every 2 s.
         let mut daemon = w.start("*/2 * * * * *");
         for n in 0..FINDINGS {
-            let body = fb_model::finding::asff_event(
-                DETECTOR.finding_json(n),
-                &format!("closure-event-{n}"),
-                "2026-01-01T00:00:00Z",
-            )
-            .to_string();
+            let body = DETECTOR.event(n, &format!("closure-event-{n}")).to_string();
             w.deliver(&daemon, body).await;
         }
         w.until_status(&daemon, "every finding filed", |s| {
@@ -693,12 +688,9 @@ fn archived_findings_close_their_issues_and_returning_ones_reopen_them_without_p
         let daemon = w.start("* * * * * *");
         const TRACKED: usize = 5;
         for n in 0..TRACKED {
-            let body = fb_model::finding::asff_event(
-                DETECTOR.finding_json(n),
-                &format!("lifecycle-event-{n}"),
-                "2026-01-01T00:00:00Z",
-            )
-            .to_string();
+            let body = DETECTOR
+                .event(n, &format!("lifecycle-event-{n}"))
+                .to_string();
             w.deliver(&daemon, body).await;
         }
         w.until_status(&daemon, "every finding filed", |s| {
@@ -794,12 +786,7 @@ fn lifecycle_changes_whose_events_were_lost_are_found_by_rechecking_security_hub
         std::fs::write(w.config_path(), text).unwrap();
         let daemon = Daemon::start(&w.config_path(), &w.env).unwrap();
         for n in 0..3 {
-            let body = fb_model::finding::asff_event(
-                DETECTOR.finding_json(n),
-                &format!("recheck-event-{n}"),
-                "2026-01-01T00:00:00Z",
-            )
-            .to_string();
+            let body = DETECTOR.event(n, &format!("recheck-event-{n}")).to_string();
             w.deliver(&daemon, body).await;
         }
         w.until_status(&daemon, "every finding filed", |s| {

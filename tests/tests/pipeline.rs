@@ -33,12 +33,9 @@ const DETECTOR: Detector = Detector {
 };
 
 fn event_body(n: usize, delivery: usize) -> String {
-    fb_model::finding::asff_event(
-        DETECTOR.finding_json(n),
-        &format!("e2e-event-{n}-{delivery}"),
-        "2026-01-01T00:00:00Z",
-    )
-    .to_string()
+    DETECTOR
+        .event(n, &format!("e2e-event-{n}-{delivery}"))
+        .to_string()
 }
 
 /// Imports findings `0..count` into moto's Security Hub with Workflow `workflow` (NOTIFIED
