@@ -25,7 +25,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_securityhub::types::WorkflowStatus;
@@ -33,8 +32,8 @@ use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
 use fb_e2e::scenario::{
-    self, batch_import, closure_config_text, daemon_env, Detector, Poll, Secrets, ACCOUNT, NEVER,
-    REGION, ROLE, UNTHROTTLED,
+    self, batch_import, closure_config_text, concurrently, daemon_env, Detector, Poll, Secrets,
+    ACCOUNT, NEVER, REGION, ROLE, UNTHROTTLED,
 };
 use serde_json::{json, Value};
 
@@ -196,36 +195,28 @@ async fn deliver(world: &World, daemon: &Daemon, range: std::ops::Range<usize>) 
     let work: Vec<(usize, usize)> = (0..DELIVERIES)
         .flat_map(|d| range.clone().map(move |n| (n, d)))
         .collect();
-    let queue = Arc::new(Mutex::new(work));
     let url = format!("{}/v1/events", daemon.base_url);
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..SENDERS {
-        let (http, queue, url) = (world.http.clone(), queue.clone(), url.clone());
-        tasks.spawn(async move {
+    let http = world.http.clone();
+    concurrently(SENDERS, work, move |(n, d)| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let body = DETECTOR.event(n, &format!("bench-event-{n}-{d}"));
+            // EventBridge retries until it gets a 2xx; so does this sender.
             loop {
-                let Some((n, d)) = queue.lock().expect("queue").pop() else {
-                    return;
-                };
-                let body = DETECTOR.event(n, &format!("bench-event-{n}-{d}"));
-                // EventBridge retries until it gets a 2xx; so does this sender.
-                loop {
-                    let sent = http
-                        .post(&url)
-                        .header("x-api-key", INGEST_KEY)
-                        .json(&body)
-                        .send()
-                        .await;
-                    if matches!(&sent, Ok(r) if r.status() == 202) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                let sent = http
+                    .post(&url)
+                    .header("x-api-key", INGEST_KEY)
+                    .json(&body)
+                    .send()
+                    .await;
+                if matches!(&sent, Ok(r) if r.status() == 202) {
+                    break;
                 }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.expect("sender");
-    }
+        }
+    })
+    .await;
 }
 
 /// (creates, searches, others) among Backlog API calls.

@@ -373,3 +373,30 @@ pub fn daemon_env(
     }
     env
 }
+
+/// Runs `job` on every item of `work` with `senders` concurrent tasks taking items from one
+/// shared queue (from its end), as EventBridge's parallel deliveries do; returns when the queue
+/// is empty and every task finished (a panicking job panics here).
+pub async fn concurrently<T, F, Fut>(senders: usize, work: Vec<T>, job: F)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(work));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..senders {
+        let (queue, job) = (queue.clone(), job.clone());
+        tasks.spawn(async move {
+            loop {
+                let Some(item) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                job(item).await;
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("sender");
+    }
+}

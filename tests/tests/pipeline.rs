@@ -18,7 +18,8 @@ use fb_e2e::daemon::Daemon;
 use fb_e2e::moto::{block_on, Moto};
 use fb_e2e::sandbox::Sandbox;
 use fb_e2e::scenario::{
-    batch_import, config_head, daemon_env, Detector, Secrets, ACCOUNT, NEVER, REGION, ROLE,
+    batch_import, concurrently, config_head, daemon_env, Detector, Secrets, ACCOUNT, NEVER, REGION,
+    ROLE,
 };
 use serde_json::json;
 
@@ -233,34 +234,25 @@ async fn send(base: String, work: Vec<(usize, usize)>, outcomes: Arc<Mutex<Outco
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let queue = Arc::new(Mutex::new(work));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..SENDERS {
-        let (client, queue, outcomes) = (client.clone(), queue.clone(), outcomes.clone());
-        let url = format!("{base}/v1/events");
-        tasks.spawn(async move {
-            loop {
-                let Some((n, d)) = queue.lock().unwrap().pop() else {
-                    return;
-                };
-                let sent = client
-                    .post(&url)
-                    .header("x-api-key", INGEST_KEY)
-                    .header("content-type", "application/json")
-                    .body(event_body(n, d))
-                    .send()
-                    .await;
-                let mut o = outcomes.lock().unwrap();
-                match sent {
-                    Ok(r) if r.status() == 202 => o.acked.push((n, d)),
-                    _ => o.failed.push((n, d)),
-                }
+    let url = format!("{base}/v1/events");
+    concurrently(SENDERS, work, move |(n, d)| {
+        let (client, url, outcomes) = (client.clone(), url.clone(), outcomes.clone());
+        async move {
+            let sent = client
+                .post(&url)
+                .header("x-api-key", INGEST_KEY)
+                .header("content-type", "application/json")
+                .body(event_body(n, d))
+                .send()
+                .await;
+            let mut o = outcomes.lock().unwrap();
+            match sent {
+                Ok(r) if r.status() == 202 => o.acked.push((n, d)),
+                _ => o.failed.push((n, d)),
             }
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.unwrap();
-    }
+        }
+    })
+    .await;
 }
 
 #[test]
