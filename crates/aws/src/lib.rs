@@ -19,6 +19,7 @@ pub mod executor;
 pub mod inventory;
 pub mod limiter;
 pub mod organizations;
+mod paging;
 pub mod securityhub;
 pub mod session;
 

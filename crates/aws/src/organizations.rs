@@ -12,6 +12,7 @@ use aws_types::region::Region;
 use fb_model::config::types::AccountSource;
 
 use crate::error::{AwsCallError, CallContext};
+use crate::paging::all_pages;
 use crate::session::GLOBAL_REGION;
 
 /// Why the organization's accounts could not be listed.
@@ -86,9 +87,7 @@ async fn active_accounts(
     client: &aws_sdk_organizations::Client,
     ou: &str,
 ) -> Result<Vec<String>, DiscoverError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
+    all_pages(|token| async move {
         let page = client
             .list_accounts_for_parent()
             .parent_id(ou)
@@ -100,16 +99,15 @@ async fn active_accounts(
                 ou: ou.to_owned(),
                 source,
             })?;
-        for account in page.accounts() {
-            if is_active(account) {
-                out.extend(account.id().map(str::to_owned));
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+        let active = page
+            .accounts()
+            .iter()
+            .filter(|a| is_active(a))
+            .filter_map(|a| a.id().map(str::to_owned))
+            .collect();
+        Ok((active, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 /// `State` is the current field; `Status` is kept for endpoints that only return it.
@@ -125,9 +123,7 @@ async fn child_ous(
     client: &aws_sdk_organizations::Client,
     ou: &str,
 ) -> Result<Vec<String>, DiscoverError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
+    all_pages(|token| async move {
         let page = client
             .list_organizational_units_for_parent()
             .parent_id(ou)
@@ -139,16 +135,14 @@ async fn child_ous(
                 ou: ou.to_owned(),
                 source,
             })?;
-        out.extend(
-            page.organizational_units()
-                .iter()
-                .filter_map(|u| u.id().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+        let ids = page
+            .organizational_units()
+            .iter()
+            .filter_map(|u| u.id().map(str::to_owned))
+            .collect();
+        Ok((ids, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -19,17 +19,11 @@ where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsCallError>>,
 {
-    let mut items = Vec::new();
-    let mut token = None;
-    loop {
+    crate::paging::all_pages(|token| {
         calls.fetch_add(1, Ordering::Relaxed);
-        let (batch, next) = page(token.take()).await?;
-        items.extend(batch);
-        match next {
-            Some(next) => token = Some(next),
-            None => return Ok(items),
-        }
-    }
+        page(token)
+    })
+    .await
 }
 
 pub(super) async fn read_rules(
